@@ -14,11 +14,11 @@ from pathlib import Path
 
 from tutor.errors import CorpusError
 
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 BOILERPLATE = re.compile(r"^(LISTEN TO THE .* LIKE AN AUDIOBOOK|/?p>)\s*$", re.IGNORECASE | re.MULTILINE)
 # Everything after these headings links to other pages.
-TRAILERS = re.compile(r"^(Related Articles|Related Posts|Further Resources)\s*$.*", re.MULTILINE | re.DOTALL)
+TRAILERS = re.compile(r"^(\d+\. )?(Related Articles|Related Posts|Further Resources)\s*$.*", re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)

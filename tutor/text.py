@@ -36,13 +36,14 @@ class Vocabulary:
     """Word counts of a corpus, used to decide where glued inline code should be split."""
 
     def __init__(self, texts: Iterable[str]):
+        texts = list(texts)
         self.counts: Counter[str] = Counter()
         self.pages: Counter[str] = Counter()  # in how many pages a word appears
-        self.code_terms: set[str] = set()
         for text in texts:
             words = [raw.strip(_EDGE) for raw in text.split()]
             self.pages.update(set(words))
             self.counts.update(w for w in words if w)
+        self.code_terms: set[str] = set()
         for word in self.counts:
             if "." in word.strip("."):
                 # Components of dotted identifiers (torch, nn, autograd, Dataset) are code terms;
@@ -50,100 +51,65 @@ class Vocabulary:
                 for part in re.split(r"[.(]", word):
                     if len(part) > 1 and part.lower() not in STOPWORDS and part.isidentifier():
                         self.code_terms.add(part)
+        # Names called like functions, "forward()" or "zero_grad()", are code terms too.
+        self.code_terms.update(re.findall(r"\b([A-Za-z_]\w+)\(\)", " ".join(texts)))
 
-    def known(self, piece: str) -> bool:
+    def known(self, word: str) -> bool:
         """Seen on two pages, or thrice: glued text occurs on one page, once or twice."""
-        return self.pages[piece] >= 2 or self.counts[piece] >= 3 or piece.lower() in ("a", "i")
+        return self.pages[word] >= 2 or self.counts[word] >= 3
 
-    def piece_cost(self, piece: str) -> float:
-        if self.known(piece):
-            return 1.0
-        parts_ok = all(len(part) >= 2 for part in piece.strip(".").split("."))
-        identifier = len(piece) >= 3 and parts_ok and _IDENT.match(piece) and _CODE_SIGNAL.search(piece)
-        capitalized = len(piece) >= 3 and piece[0].isupper() and piece[1:].isalpha() and not piece.isupper()
-        if not (identifier or capitalized):
-            return float("inf")
-        # Longer unseen pieces are likelier to be glued words: cost grows with length.
-        return 2.5 + 0.25 * len(piece) + 3.0 * self._glue_seams(piece)
+    def plain_word(self, word: str) -> bool:
+        return len(word) >= 2 and word.isalpha() and word.islower() and self.known(word)
 
-    def _glue_seams(self, piece: str) -> int:
-        """How often an English word runs straight into a capital (``andDataLoader``): the scraper's mark."""
-        seams = 0
-        for match in re.finditer(r"([a-z]+)(?=[A-Z])", piece):
-            run = match.group(1)
-            if any(
-                (run[-n:] in _FUNCTION_WORDS or (n >= 4 and self.known(run[-n:])))
-                and run[-n:] not in self.code_terms
-                for n in range(2, len(run) + 1)
-            ):
-                seams += 1
-        return seams
-
-    def is_code_piece(self, piece: str) -> bool:
-        return piece in self.code_terms or bool(_CODE_SIGNAL.search(piece[1:] if piece else ""))
+    def code_start(self, text: str) -> bool:
+        """Starts like an identifier: a capital, an underscore, a dot, or a code term followed by . _ or (."""
+        if re.match(r"[A-Z_.]", text):
+            return True
+        return any(text.startswith(term) and not text[len(term) : len(term) + 1].isalpha()
+                   for term in self.code_terms if term[:1].islower())
 
 
-def _segment(word: str, vocab: Vocabulary) -> list[str]:
-    """Cheapest split of ``word`` into known words and identifiers, or ``[word]`` if none is better."""
-
-    @functools.lru_cache(maxsize=None)
-    def best(start: int) -> tuple[float, tuple[str, ...]]:
-        if start == len(word):
-            return 0.0, ()
-        result: tuple[float, tuple[str, ...]] = (float("inf"), ())
-        for end in range(start + 1, len(word) + 1):
-            piece = word[start:end]
-            if (start and piece[0] == ".") or (end < len(word) and piece[-1] == "."):
-                continue  # never cut a dotted identifier at its dot
-            cost = vocab.piece_cost(piece)
-            if cost == float("inf"):
-                continue
-            rest_cost, rest = best(end)
-            if rest and piece[0].isupper() and piece[-1].islower() and rest[0][0].isupper():
-                continue  # CamelCase continues (DistributedDataParallel): not a seam
-            if rest and vocab.is_code_piece(piece) and vocab.is_code_piece(rest[0]):
-                continue  # two identifiers side by side (torch|vision.models) are one identifier
-            if cost + rest_cost < result[0]:
-                result = (cost + rest_cost, (word[start:end], *rest))
-        return result
-
-    cost, pieces = best(0)
-    # Split only at a code seam: one side must be an identifier, otherwise "because" -> "be cause".
-    if len(pieces) < 2 or not any(vocab.is_code_piece(p) for p in pieces):
-        return [word]
-    if any(len(p) == 1 and p.lower() not in {"a", "i"} for p in pieces) or "-" in word:
-        return [word]
-    return list(pieces)
+def _split_glued(core: str, vocab: Vocabulary) -> list[str]:
+    """``likeDropout`` -> like Dropout; ``Datasetis`` -> Dataset is; ``andmodel.eval()`` -> and model.eval()."""
+    for word in sorted(_FUNCTION_WORDS, key=len, reverse=True):
+        rest = core[len(word) :]
+        if core.startswith(word) and len(rest) > 1 and vocab.code_start(rest):
+            return [word, *_split_glued(rest, vocab)]
+    if not vocab.known(core):
+        for cut in range(len(core) - 2, 1, -1):
+            head, tail = core[:cut], core[cut:]
+            last = re.split(r"[.]", head.rstrip(")").split("(")[0])[-1]
+            balanced = head.count("(") == head.count(")") and not head.endswith("-")
+            camel = bool(re.search(r"[a-z][A-Z]", last))
+            if balanced and vocab.plain_word(tail) and (head.endswith(")") or last in vocab.code_terms or camel):
+                return [*_split_glued(head, vocab), tail]
+    return [core]
 
 
 def repair_glued(text: str, vocab: Vocabulary) -> str:
     """Re-insert the spaces a scraper dropped around inline code.
 
     ``model.train():Enables`` -> ``model.train(): Enables``; ``torch.Tensoris`` -> ``torch.Tensor is``;
-    ``usingall-reduceprimitives`` stays as it is when no split is clearly better.
+    a token with no clear seam stays as it is.
     """
     text = re.sub(r"\)(?=[A-Za-z])", ") ", text)
     text = re.sub(r"\):(?=[A-Za-z])", "): ", text)
     text = re.sub(r",(?=[A-Za-z_])", ", ", text)
     text = re.sub(r"\?(?=[A-Za-z])", "? ", text)
-
-    def sentence_seam(match: re.Match[str]) -> str:
-        left, right = match.group(1), match.group(2)
-        if not vocab.known(left) or left in vocab.code_terms or left.lower() in vocab.code_terms:
-            return match.group(0)
-        return f"{left}. {right}"
-
-    text = re.sub(r"\b([A-Za-z]{3,})\.([A-Z]\w*)", sentence_seam, text)
+    # "and"/"or" between two identifiers: Datasetandtorch.utils, NaNorInf
+    text = re.sub(r"(?<=[a-z)])(and|or)(?=(?:torch|nn|model)\.)", r" \1 ", text)
+    text = re.sub(r"(?<=[A-Z)])(and|or)(?=[A-Z])", r" \1 ", text)
+    text = re.sub(r"(\.[A-Z]\w*?[a-z])(and|or)(?=[A-Z])", r"\1 \2 ", text)
 
     out = []
     for token in re.split(r"(\s+)", text):
         core = token.strip(_EDGE)
-        if not core or token.isspace() or vocab.known(core):
+        if not core or token.isspace() or vocab.pages[core] >= 2:
             out.append(token)
             continue
         lead = token[: token.index(core)]
         trail = token[token.index(core) + len(core) :]
-        out.append(lead + " ".join(_segment(core, vocab)) + trail)
+        out.append(lead + " ".join(_split_glued(core, vocab)) + trail)
     return "".join(out)
 
 

@@ -1,0 +1,70 @@
+"""One frozen configuration, with defaults that work offline and an environment variable for each value."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_WHISPER_MODEL = "tiny.en"
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("pytorch-tutor", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the tutor. ``Config.from_env()`` reads ``TUTOR_<FIELD>`` overrides.
+
+    Attributes:
+        corpus_dir: folder of interview pages (``*.txt``).
+        index_dir: where the built index lives; rebuilt when stale.
+        embed_model: sentence-transformers model name or path; the default is the embedded
+            all-MiniLM-L6-v2, verified by SHA-256 before use.
+        whisper_model: faster-whisper model name or CTranslate2 folder; default the embedded tiny.en.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``.
+        data_dir: where progress is stored (SQLite).
+        max_question_chars: longer questions are cut to this length.
+        max_answer_chars: longer answers are cut to this length before grading.
+        max_audio_seconds: longer recordings are refused before decoding.
+    """
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    embed_model: str = DEFAULT_EMBED_MODEL
+    whisper_model: str = DEFAULT_WHISPER_MODEL
+    device: str = "auto"
+    data_dir: Path = field(default_factory=_default_data_dir)
+    max_question_chars: int = 2000
+    max_answer_chars: int = 10000
+    max_audio_seconds: float = 180.0
+
+    @classmethod
+    def from_env(cls, **overrides) -> Config:
+        """Defaults, then ``TUTOR_*`` environment variables, then explicit ``overrides`` (None = unset)."""
+        values: dict = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"TUTOR_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{name: _CONVERT.get(name, str)(value) for name, value in values.items()})
+
+
+def _path(value) -> Path:
+    return Path(value).expanduser()
+
+
+_CONVERT = {
+    "corpus_dir": _path,
+    "index_dir": _path,
+    "data_dir": _path,
+    "max_question_chars": int,
+    "max_answer_chars": int,
+    "max_audio_seconds": float,
+}

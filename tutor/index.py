@@ -1,0 +1,278 @@
+"""The vector index in ``index/``: built on first use, rebuilt when the corpus, model or format changes.
+
+Layout (no pickle anywhere)::
+
+    index/manifest.json          format, model name and weight hash, dimension, corpus hash, counts, file names
+    index/vectors-<key>.faiss    one row per passage: each item's question, and its answer in chunks
+    index/rows-<key>.npy         passage row -> item position
+    index/items-<key>.jsonl      the parsed items, each with its question group
+
+Data files carry a content key in their names and the manifest is replaced last, atomically: a build
+killed at any point leaves the previous manifest pointing at the previous, intact files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tutor.corpus import Item, corpus_hash, load_corpus
+from tutor.errors import IndexMismatch, TutorError
+from tutor.models import Embedder
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2
+# Two pages ask the same question when their question embeddings are at least this close.
+SAME_QUESTION_COSINE = 0.80
+MUTUAL_COSINE = 0.78
+CHUNK_WORDS = 90
+FLAT_LIMIT = 50_000  # beyond this many passages an HNSW graph replaces exact search
+
+
+@dataclass
+class IndexData:
+    """A loaded index: items, their question groups, and the FAISS index over passages."""
+
+    items: list[Item]
+    groups: list[int]
+    rows: np.ndarray
+    faiss_index: object
+    manifest: dict
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
+
+def chunk_answer(answer: str, words_per_chunk: int = CHUNK_WORDS) -> list[str]:
+    """Split an answer at line boundaries into chunks of about ``words_per_chunk`` words."""
+    chunks, current, count = [], [], 0
+    for line in answer.splitlines():
+        n = len(line.split())
+        if current and count + n > words_per_chunk:
+            chunks.append("\n".join(current))
+            current, count = [], 0
+        current.append(line)
+        count += n
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+def passages(items: list[Item]) -> tuple[list[str], list[int]]:
+    """Texts to embed and, for each, the position of its item."""
+    texts, rows = [], []
+    for position, item in enumerate(items):
+        texts.append(item.prompt)
+        rows.append(position)
+        for chunk in chunk_answer(item.answer or ""):
+            texts.append(f"{item.prompt}\n{chunk}")
+            rows.append(position)
+    return texts, rows
+
+
+def group_questions(items: list[Item], question_vectors: np.ndarray) -> list[int]:
+    """Union items of different pages that ask the same question; returns a group id per item.
+
+    Two items are linked when each is the other's nearest question on the other's page and their
+    cosine is at least ``MUTUAL_COSINE``, or when both pages state the question explicitly and the
+    cosine reaches ``SAME_QUESTION_COSINE``. Mutual nearest neighbours keep a broad item such as
+    "What are tensors?" from swallowing every tensor question of another page.
+    """
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    similarity = question_vectors @ question_vectors.T
+    sources = sorted({item.source for item in items})
+    members = {s: np.array([k for k, item in enumerate(items) if item.source == s]) for s in sources}
+    # nearest[i][source]: the item of `source` whose question is closest to item i's
+    nearest = [{s: int(members[s][np.argmax(similarity[i, members[s]])]) for s in sources} for i in range(len(items))]
+    explicit = [item.question is not None and not item.question_derived for item in items]
+    for i in range(len(items)):
+        for j in range(i + 1, len(items)):
+            if items[i].source == items[j].source:
+                continue
+            mutual = nearest[i][items[j].source] == j and nearest[j][items[i].source] == i
+            if (mutual and similarity[i, j] >= MUTUAL_COSINE) or (
+                explicit[i] and explicit[j] and similarity[i, j] >= SAME_QUESTION_COSINE
+            ):
+                parent[find(j)] = find(i)
+    return [find(i) for i in range(len(items))]
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError as exc:  # pragma: no cover - faiss-cpu is a hard dependency
+        raise TutorError("FAISS is not available - install faiss-cpu") from exc
+    return faiss
+
+
+def make_faiss_index(vectors: np.ndarray):
+    """Exact inner-product search for small corpora, HNSW beyond ``FLAT_LIMIT`` passages."""
+    faiss = _faiss()
+    dimension = vectors.shape[1]
+    if len(vectors) <= FLAT_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+    index.add(vectors)
+    return index
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def expected_manifest(corpus_dir: Path, embedder: Embedder) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": embedder.name,
+        "model_weights_sha256": embedder.weights,
+        "dimension": embedder.dimension,
+        "corpus_sha256": corpus_hash(corpus_dir),
+    }
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, timeout_s: float = 300.0):
+    """One build at a time: a second builder waits here, then finds the first one's index fresh."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "w") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TutorError(f"Another process has been building the index in {index_dir} "
+                                     f"for over {timeout_s:.0f} s; try again later.") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progress: bool = True) -> IndexData:
+    """Parse, embed and write the index atomically; returns it loaded."""
+    items = load_corpus(corpus_dir)
+    texts, rows = passages(items)
+    vectors = _embed_with_progress(embedder, texts, progress)
+    question_rows = [rows.index(i) for i in range(len(items))]
+    groups = group_questions(items, vectors[question_rows])
+    manifest = expected_manifest(corpus_dir, embedder)
+    key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]
+    files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "items": f"items-{key}.jsonl"}
+    faiss_index = make_faiss_index(vectors)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
+    row_array = np.asarray(rows, dtype=np.int32)
+    _atomic_write(index_dir / files["rows"], lambda p: np.save(p.open("wb"), row_array, allow_pickle=False))
+    lines = "".join(json.dumps({**item.to_json(), "group": g}) + "\n" for item, g in zip(items, groups, strict=True))
+    _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
+    manifest.update(
+        items=len(items), passages=len(rows), index_type=type(faiss_index).__name__, files=files,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    _atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))
+    _remove_unreferenced(index_dir, set(files.values()))
+    log.info("Built index: %d items, %d passages (%s)", len(items), len(rows), manifest["index_type"])
+    return IndexData(items, groups, row_array, faiss_index, manifest)
+
+
+def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+    from tqdm import tqdm
+
+    batch = 256
+    parts = []
+    with tqdm(total=len(texts), desc="Embedding passages", unit="passage",
+              disable=not progress or len(texts) < 2 * batch) as bar:
+        for start in range(0, len(texts), batch):
+            parts.append(embedder.embed(texts[start : start + batch]))
+            bar.update(len(texts[start : start + batch]))
+    return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, embedder.dimension), np.float32)
+
+
+def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.iterdir():
+        if re.match(r"(vectors|rows|items)-[0-9a-f]+\.", path.name) and path.name not in keep:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def load_index(index_dir: Path, expected: dict) -> IndexData:
+    """Load the index, checking it against ``expected`` (see ``expected_manifest``).
+
+    Raises:
+        IndexMismatch: missing, unreadable or truncated files, or a manifest that differs; the message
+            names what differs.
+    """
+    manifest_path = index_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise IndexMismatch(f"No index in {index_dir} yet.")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise IndexMismatch(f"The index manifest {manifest_path} is unreadable ({exc}).") from exc
+    differences = [f"{k}: index has {manifest.get(k)!r}, wanted {v!r}" for k, v in expected.items()
+                   if manifest.get(k) != v]
+    if differences:
+        raise IndexMismatch("The index is stale — " + "; ".join(differences))
+    try:
+        faiss_index = _faiss().read_index(str(index_dir / files["vectors"]))
+        rows = np.load(index_dir / files["rows"], allow_pickle=False)
+        records = [json.loads(line) for line in (index_dir / files["items"]).read_text("utf-8").splitlines()]
+        groups = [record.pop("group") for record in records]
+        items = [Item.from_json(record) for record in records]
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexMismatch(f"The index files in {index_dir} are damaged ({exc}).") from exc
+    if faiss_index.ntotal != manifest["passages"] or len(rows) != manifest["passages"] \
+            or len(items) != manifest["items"] or faiss_index.d != manifest["dimension"]:
+        raise IndexMismatch(f"The index files in {index_dir} are truncated or do not match their manifest.")
+    return IndexData(items, groups, rows, faiss_index, manifest)
+
+
+def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebuild: bool = False) -> IndexData:
+    """The fresh index: loaded if it matches, else rebuilt (under the build lock), saying why."""
+    expected = expected_manifest(corpus_dir, embedder)
+    if not rebuild:
+        try:
+            return load_index(index_dir, expected)
+        except IndexMismatch as reason:
+            log.warning("%s Rebuilding.", reason)
+    with build_lock(index_dir):
+        if not rebuild:
+            with contextlib.suppress(IndexMismatch):
+                return load_index(index_dir, expected)  # another process built it while we waited
+        return build_index(corpus_dir, index_dir, embedder)

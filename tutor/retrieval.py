@@ -1,0 +1,142 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused per item, plus the confidence decision.
+
+Dense similarity finds paraphrases; BM25 over identifier-aware tokens finds exact names such as
+``zero_grad`` or ``CTCLoss``. Scores are fused per item (not per passage), so an item matched by its
+question and by a chunk of its answer counts once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from tutor.index import IndexData, chunk_answer
+from tutor.models import Embedder
+from tutor.text import STOPWORDS, content_words, normalize, tokenize
+
+# Weight of the (per-query normalised) BM25 score next to the cosine similarity.
+LEXICAL_WEIGHT = 0.35
+DENSE_CANDIDATES = 64
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One item's retrieval evidence for a query."""
+
+    position: int
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the confidence decision looks at, for one query."""
+
+    dense_top: float
+    coverage: float
+    unknown_words: tuple[str, ...]
+
+
+class Retriever:
+    """Searches an index's answered items with dense and lexical scores."""
+
+    def __init__(self, index: IndexData, embedder: Embedder):
+        import bm25s
+
+        self.index = index
+        self.embedder = embedder
+        self.answered = np.array([i for i, item in enumerate(index.items) if item.answer], dtype=np.int64)
+        documents = [self._document(index.items[i]) for i in self.answered]
+        self.bm25 = bm25s.BM25()
+        self.bm25.index([tokenize(doc) or ["_"] for doc in documents], show_progress=False)
+        # Every word the notes use, for spelling repair and for judging coverage.
+        self.words = sorted({w for doc in documents for w in content_words(doc)} |
+                            {w for item in index.items for w in content_words(item.prompt)})
+        self.word_set = frozenset(self.words)
+        self.stems = frozenset(t for doc in documents for t in tokenize(doc))
+
+    @staticmethod
+    def _document(item) -> str:
+        # The question counts twice: it states what the item is about most densely.
+        return f"{item.prompt}\n{item.prompt}\n{item.answer}"
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one retriever per process; cache is bounded
+    def correct(self, word: str) -> str:
+        """The notes' spelling of ``word`` (``shuffel`` -> ``shuffle``), or ``word`` itself."""
+        if word in self.word_set or len(word) < 4 or not word.isalpha():
+            return word
+        match = difflib.get_close_matches(word, self.words, n=1, cutoff=0.8)
+        return match[0] if match else word
+
+    def repair_spelling(self, text: str) -> str:
+        return re.sub(r"[A-Za-z]{4,}", lambda m: self.correct(m.group(0).lower()) if
+                      m.group(0).lower() not in self.word_set else m.group(0), text)
+
+    def evidence(self, text: str, dense_top: float) -> Evidence:
+        """How much of the query the notes know: share of its content words found in the corpus."""
+        words = [w for w in content_words(text) if len(w) > 2]
+        unknown = tuple(w for w in words if self.correct(w) not in self.word_set)
+        coverage = 1.0 - len(unknown) / len(words) if words else 0.0
+        return Evidence(dense_top=dense_top, coverage=coverage, unknown_words=unknown)
+
+    def search(self, text: str, k: int = 10, vector: np.ndarray | None = None) -> list[Scored]:
+        """Items best first, with fused, dense and lexical scores."""
+        text = self.repair_spelling(text)
+        if vector is None:
+            vector = self.embedder.embed([text])[0]
+        dense = self._dense(vector)
+        lexical = self._lexical(text)
+        fused = dense + LEXICAL_WEIGHT * lexical
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [Scored(int(self.answered[o]), float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
+
+    def _dense(self, vector: np.ndarray) -> np.ndarray:
+        """Best cosine per answered item over its passages (question and answer chunks)."""
+        faiss_index = self.index.faiss_index
+        k = min(DENSE_CANDIDATES, faiss_index.ntotal)
+        scores, ids = faiss_index.search(vector.reshape(1, -1).astype(np.float32), k)
+        best = np.zeros(len(self.index.items), dtype=np.float32)
+        for score, row in zip(scores[0], ids[0], strict=True):
+            if row >= 0:
+                position = self.index.rows[row]
+                best[position] = max(best[position], score)
+        return best[self.answered]
+
+    def _lexical(self, text: str) -> np.ndarray:
+        terms = [t for t in tokenize(text) if t in self.stems]
+        if not terms:
+            return np.zeros(len(self.answered), dtype=np.float32)
+        scores = np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+        top = scores.max()
+        return scores / top if top > 0 else scores
+
+
+FOLLOW_UP_OPENERS = re.compile(
+    r"^(and|what about|how about|also|but|so|then|ok|okay|why|same|what if|which one|is it|does it|"
+    r"can it|should it|in that case)\b", re.IGNORECASE
+)
+ANAPHORA = frozenset("it its it's that this they them those these one ones there he she the".split())
+
+
+def is_follow_up(question: str, known_words: frozenset[str]) -> bool:
+    """A turn that leans on the conversation: an opener such as "and", or a pronoun with little else."""
+    words = re.findall(r"[a-z0-9']+", normalize(question))
+    content = [w for w in words if w not in STOPWORDS and w not in ANAPHORA]
+    topical = [w for w in content if w in known_words]
+    if FOLLOW_UP_OPENERS.match(question.strip()) and len(topical) <= 2:
+        return True
+    return bool(ANAPHORA & set(words)) and len(topical) <= 1
+
+
+def best_chunk(answer: str, query_vector: np.ndarray, embedder: Embedder) -> str:
+    """The chunk of a long answer nearest the query (used to quote the relevant part)."""
+    chunks = chunk_answer(answer)
+    if len(chunks) == 1:
+        return chunks[0]
+    scores = embedder.embed(chunks) @ query_vector
+    return chunks[int(np.argmax(scores))]

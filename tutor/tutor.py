@@ -1,0 +1,220 @@
+"""``Tutor``: the front door. It composes corpus, index, retrieval and grading; it owns no algorithm."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from tutor.config import Config
+from tutor.corpus import Item
+from tutor.errors import InputError
+from tutor.index import IndexData, load_or_build
+from tutor.models import Embedder, load_embedder
+from tutor.retrieval import Evidence, Retriever, Scored, is_follow_up
+from tutor.text import normalize
+
+log = logging.getLogger(__name__)
+
+# Confidence decision (see docs/RETRIEVAL.md; tuned on benchmarks/retrieval_dev.json, never on the test set):
+# a query is covered when its best passage is very close, or fairly close *and* the notes know its words.
+# Near misses ("gradient boosting", "Bloom filter") are fairly close but bring words the notes never use.
+CONFIDENT_COSINE = 0.62
+PLAUSIBLE_COSINE = 0.38
+MIN_COVERAGE = 0.75
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One answer passage, best first in ``Reply.hits``."""
+
+    id: str
+    question: str | None
+    title: str
+    answer: str
+    source: str
+    section: str
+    topic: str
+    score: float
+
+    @classmethod
+    def of(cls, item: Item, score: float) -> Hit:
+        return cls(item.id, item.question, item.title, item.answer or "", item.source, item.section,
+                   item.topic, round(score, 4))
+
+    @property
+    def citation(self) -> str:
+        return f"{self.source} · {self.section}" if self.section else self.source
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The tutor's answer to one chat turn."""
+
+    text: str
+    confident: bool
+    hits: list[Hit]
+    query: str
+    follow_up: bool = False
+    suggestions: list[str] = field(default_factory=list)
+    evidence: Evidence | None = None
+
+
+def clean_text(text: object, limit: int, what: str = "question") -> str:
+    """Validated user text: a string, control and zero-width characters removed, cut to ``limit``.
+
+    Raises:
+        InputError: not text, or nothing left after cleaning.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"The {what} must be text.")
+    text = text[: limit * 2]
+    text = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF))
+    text = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text).strip()
+    if not text:
+        raise InputError(f"Please type a {what} — this one is empty.")
+    return text[:limit]
+
+
+def message_text(message: dict) -> str:
+    """The text of a chat message whose content is a string or a list of content blocks."""
+    content = message.get("content", "") if isinstance(message, dict) else ""
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def inert(text: str) -> str:
+    """Markdown with any HTML shown as text, so corpus or user text can never inject markup."""
+    return html.escape(text, quote=False).replace("](javascript:", "](#")
+
+
+class Tutor:
+    """Ask questions, practise answers, get graded — over the corpus in ``config.corpus_dir``."""
+
+    def __init__(self, config: Config, embedder: Embedder, index: IndexData):
+        self.config = config
+        self.embedder = embedder
+        self.index = index
+        self.retriever = Retriever(index, embedder)
+        self.items = index.items
+        self._by_group: dict[int, list[int]] = {}
+        for position, group in enumerate(index.groups):
+            self._by_group.setdefault(group, []).append(position)
+
+    @classmethod
+    def load(cls, config: Config | None = None, *, embedder: Embedder | None = None,
+             rebuild: bool = False) -> Tutor:
+        """Load the model and the index, building the index if it is missing or stale."""
+        config = config or Config.from_env()
+        started = time.perf_counter()
+        embedder = embedder or load_embedder(config.embed_model, config.device)
+        index = load_or_build(config.corpus_dir, config.index_dir, embedder, rebuild=rebuild)
+        log.info("Tutor ready in %.2f s (%d items)", time.perf_counter() - started, len(index.items))
+        return cls(config, embedder, index)
+
+    # ---- asking -------------------------------------------------------------------------------
+    def resolve(self, question: str, history: list[dict] | None) -> tuple[str, bool]:
+        """The query to search: the question, plus the earlier turns it leans on when it is a follow-up."""
+        users = [message_text(m) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
+        users = [u for u in users if u.strip()]
+        known = self.retriever.word_set
+        if not users or not is_follow_up(question, known):
+            return question, False
+        context = []
+        for earlier in reversed(users[-4:]):
+            context.insert(0, earlier[: self.config.max_question_chars])
+            if not is_follow_up(earlier, known):
+                break
+        return " ".join([*context, question]), True
+
+    def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Reply:
+        """Answer a free-form question from the notes, citing sources.
+
+        Raises:
+            InputError: the question is empty or not text.
+        """
+        question = clean_text(question, self.config.max_question_chars)
+        query, follow_up = self.resolve(question, history)
+        repaired = self.retriever.repair_spelling(query)
+        vector = self.embedder.embed([repaired])[0]
+        ranked = self.retriever.search(repaired, k=max(k, 8), vector=vector)
+        evidence = self.retriever.evidence(query, ranked[0].dense if ranked else 0.0)
+        confident = self.is_confident(evidence)
+        hits = self._hits(ranked, k)
+        suggestions = self._suggestions(ranked, hits)
+        text = self._render(question, hits, confident, suggestions)
+        return Reply(text, confident, hits, query, follow_up, suggestions, evidence)
+
+    @staticmethod
+    def is_confident(evidence: Evidence) -> bool:
+        if evidence.dense_top >= CONFIDENT_COSINE:
+            return True
+        return evidence.dense_top >= PLAUSIBLE_COSINE and evidence.coverage >= MIN_COVERAGE
+
+    def _hits(self, ranked: list[Scored], k: int) -> list[Hit]:
+        """Best item first, then the other pages' answers to its question, then the runners-up."""
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for rank, scored in enumerate(ranked):
+            group = self._by_group[self.index.groups[scored.position]]
+            members = [scored.position] + ([p for p in group if p != scored.position] if rank == 0 else [])
+            for position in members:
+                item = self.items[position]
+                if position in seen or not item.answer:
+                    continue
+                seen.add(position)
+                hits.append(Hit.of(item, scored.score if position == scored.position else scored.score - 1e-4))
+            if len(hits) >= k and rank > 0:
+                break
+        return hits
+
+    def _suggestions(self, ranked: list[Scored], hits: list[Hit]) -> list[str]:
+        top_group = self.index.groups[ranked[0].position] if ranked else None
+        out: list[str] = []
+        for scored in ranked[1:]:
+            item = self.items[scored.position]
+            if self.index.groups[scored.position] != top_group and item.prompt not in out:
+                out.append(item.prompt)
+            if len(out) == 3:
+                break
+        return out
+
+    def _render(self, question: str, hits: list[Hit], confident: bool, suggestions: list[str]) -> str:
+        if not hits:
+            return "My notes are empty, so I cannot answer that."
+        if not confident:
+            topics = "; ".join(f"**{inert(h.question or h.title)}** ({h.topic})" for h in hits[:3])
+            return (f"That isn't covered in my notes, so I won't guess. The nearest topics I do have: {topics}. "
+                    "Ask about one of them, or rephrase with PyTorch terms.")
+        best = hits[0]
+        same = [h for h in hits[1:] if self.index.groups[self._position(h.id)] ==
+                self.index.groups[self._position(best.id)]]
+        parts = [f"**{inert(best.question or best.title)}**", "", inert(best.answer), "",
+                 f"*Source: {inert(best.citation)}*"]
+        if same:
+            parts += ["", f"**Also answered on {len(same)} other page{'s' if len(same) > 1 else ''}:**"]
+            parts += [f"- *{inert(h.citation)}*: {inert(_excerpt(h.answer))}" for h in same]
+        if suggestions:
+            parts += ["", "**You could ask next:** " + " · ".join(inert(s) for s in suggestions)]
+        return "\n".join(parts)
+
+    def _position(self, item_id: str) -> int:
+        if not hasattr(self, "_positions"):
+            self._positions = {item.id: i for i, item in enumerate(self.items)}
+        return self._positions[item_id]
+
+    def item(self, item_id: str) -> Item:
+        return self.items[self._position(item_id)]
+
+    def find_question(self, text: str) -> Item | None:
+        """The corpus item whose question matches ``text`` exactly (ignoring case and spacing)."""
+        wanted = " ".join(normalize(text).split())
+        return next((it for it in self.items if " ".join(normalize(it.prompt).split()) == wanted), None)
+
+
+def _excerpt(text: str, limit: int = 220) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"

@@ -35,19 +35,28 @@ class Scored:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the confidence decision looks at, for one query."""
+    """What the confidence decision looks at, for one query.
+
+    Attributes:
+        dense_top: best cosine between the query and any passage.
+        coverage: share of the query's content words that the notes use anywhere.
+        overlap: share of the query's content words found inside the best item.
+        unknown_words: content words the notes never use (after spelling repair).
+    """
 
     dense_top: float
     coverage: float
+    overlap: float
     unknown_words: tuple[str, ...]
 
 
 class Retriever:
     """Searches an index's answered items with dense and lexical scores."""
 
-    def __init__(self, index: IndexData, embedder: Embedder):
+    def __init__(self, index: IndexData, embedder: Embedder, mode: str = "hybrid"):
         import bm25s
 
+        self.mode = mode  # "hybrid", or "dense" / "lexical" alone (for the benchmark's comparison)
         self.index = index
         self.embedder = embedder
         self.answered = np.array([i for i, item in enumerate(index.items) if item.answer], dtype=np.int64)
@@ -59,6 +68,7 @@ class Retriever:
                             {w for item in index.items for w in content_words(item.prompt)})
         self.word_set = frozenset(self.words)
         self.stems = frozenset(t for doc in documents for t in tokenize(doc))
+        self.item_stems = {int(i): frozenset(tokenize(doc)) for i, doc in zip(self.answered, documents, strict=True)}
 
     @staticmethod
     def _document(item) -> str:
@@ -77,12 +87,22 @@ class Retriever:
         return re.sub(r"[A-Za-z]{4,}", lambda m: self.correct(m.group(0).lower()) if
                       m.group(0).lower() not in self.word_set else m.group(0), text)
 
-    def evidence(self, text: str, dense_top: float) -> Evidence:
-        """How much of the query the notes know: share of its content words found in the corpus."""
-        words = [w for w in content_words(text) if len(w) > 2]
-        unknown = tuple(w for w in words if self.correct(w) not in self.word_set)
+    def evidence(self, text: str, ranked: list[Scored]) -> Evidence:
+        """How much of the query the notes know: anywhere (coverage), and inside the best item (overlap).
+
+        Overlap is measured on the best item only: measured over the top three it let "speed of light"
+        and "b-tree" through on the dev set (each shares one common word with some item)."""
+        words, stems = [], []
+        for word in content_words(text):
+            stem = tokenize(self.correct(word))
+            if len(word) > 2 and stem:  # "explained" stems to a stopword: it says nothing of the topic
+                words.append(word)
+                stems.append(stem[0])
+        unknown = tuple(w for w, s in zip(words, stems, strict=True) if s not in self.stems)
         coverage = 1.0 - len(unknown) / len(words) if words else 0.0
-        return Evidence(dense_top=dense_top, coverage=coverage, unknown_words=unknown)
+        in_best = self.item_stems.get(ranked[0].position, frozenset()) if ranked else frozenset()
+        overlap = sum(s in in_best for s in stems) / len(stems) if stems else 0.0
+        return Evidence(ranked[0].dense if ranked else 0.0, coverage, overlap, unknown)
 
     def search(self, text: str, k: int = 10, vector: np.ndarray | None = None) -> list[Scored]:
         """Items best first, with fused, dense and lexical scores."""
@@ -91,7 +111,8 @@ class Retriever:
             vector = self.embedder.embed([text])[0]
         dense = self._dense(vector)
         lexical = self._lexical(text)
-        fused = dense + LEXICAL_WEIGHT * lexical
+        weights = {"hybrid": (1.0, LEXICAL_WEIGHT), "dense": (1.0, 0.0), "lexical": (0.0, 1.0)}[self.mode]
+        fused = weights[0] * dense + weights[1] * lexical
         order = np.argsort(-fused, kind="stable")[:k]
         return [Scored(int(self.answered[o]), float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
 

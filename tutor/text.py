@@ -29,6 +29,11 @@ STOPWORDS = frozenset(
     not no yes about into over under up down out than too very just also more most some any each
     all both few such own same other there here s t don i'm it's let's like please tell explain
     describe give me us know mean means""".split()
+) | frozenset(
+    # Words about how to explain, not what: "explain autograd like I am five".
+    """five simple simply terms example examples briefly brief quick quickly detail details eli5 kid child
+    beginner interview interviewer question questions answer pls plz thanks thank hi hello hey now whats
+    what's point thing things stuff really actually way ways exactly good okay ok""".split()
 )
 
 
@@ -137,6 +142,7 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     ['call', 'optimizer.zero_grad', 'optim', 'zero_grad', 'zero', 'grad', 'loss.backward', 'loss', 'backward']
     """
     stem = _stemmer().stemWord
+    stop_stems = _stop_stems()
     terms: list[str] = []
     for match in _TOKEN.finditer(normalize(text)):
         word = match.group(0).removesuffix("()")
@@ -146,9 +152,16 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
             if "." in word:
                 terms.extend(p for p in word.split(".") if "_" in p)
         for part in parts:
-            if keep_stopwords or part not in STOPWORDS:
-                terms.append(stem(part))
+            stemmed = stem(part)
+            if keep_stopwords or (part not in STOPWORDS and stemmed not in stop_stems):
+                terms.append(stemmed)
     return terms
+
+
+@functools.lru_cache(maxsize=1)
+def _stop_stems() -> frozenset[str]:
+    stem = _stemmer().stemWord
+    return frozenset(stem(w) for w in STOPWORDS)
 
 
 def content_words(text: str) -> list[str]:

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tutor import Tutor  # noqa: E402
 
 
-def ranks(tutor: Tutor, cases: list[dict], follow_ups: bool = False) -> tuple[list[int | None], list[bool], list[float]]:
+def ranks(tutor: Tutor, cases: list[dict], follow_ups: bool = False) -> tuple[list, list[bool], list[float]]:
     """Rank (1-based) of the first gold item among each reply's hits, its confidence, and its latency."""
     out, confident, latency = [], [], []
     for case in cases:
@@ -77,7 +77,8 @@ def main() -> None:
             cases = data["in_scope"] if name == "questions" else data["follow_ups"]
             for case, rank, conf in zip(cases, found, confident, strict=True):
                 if rank != 1 or not conf:
-                    reply = tutor.ask(case["q"], history=[{"role": "user", "content": h} for h in case.get("history", [])])
+                    history = [{"role": "user", "content": h} for h in case.get("history", [])]
+                    reply = tutor.ask(case["q"], history=history)
                     print(f"  [{name}] rank={rank} confident={conf} {case['q']!r} -> {[h.id for h in reply.hits[:3]]} "
                           f"{reply.evidence}")
         for q, flag in zip(data["out_of_scope"], flagged, strict=True):

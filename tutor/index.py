@@ -270,7 +270,8 @@ def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebu
         try:
             return load_index(index_dir, expected)
         except IndexMismatch as reason:
-            log.warning("%s Rebuilding.", reason)
+            first_build = not (index_dir / "manifest.json").exists()
+            (log.info if first_build else log.warning)("%s Rebuilding.", reason)
     with build_lock(index_dir):
         if not rebuild:
             with contextlib.suppress(IndexMismatch):

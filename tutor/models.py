@@ -134,6 +134,9 @@ class SentenceEmbedder:
             # A local model must never reach for a hub.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the "Loading weights" bar on every start is noise
 
         self.device = resolve_device(device)
         try:
@@ -145,7 +148,9 @@ class SentenceEmbedder:
             self.weights = next(iter(EMBEDDED_MODELS[name_or_path][1].values()))  # verified above
         else:
             self.weights = weights_hash(folder) if folder else f"hub:{name_or_path}"
-        get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension
+        get_dimension = (getattr(self.model, "get_embedding_dimension", None)
+                         or self.model.get_sentence_embedding_dimension)
         self.dimension = int(get_dimension())
         self.max_tokens = int(self.model.max_seq_length)
 

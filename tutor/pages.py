@@ -304,7 +304,8 @@ def _parse_article(text: str, vocab: Vocabulary) -> Parsed:
         if len(named) >= 3 and rows[0] > 0:
             # A table whose rows name the article's other sections summarises the article: its own item.
             yield title, title, None, _fence_code(lines[: rows[0]]), False
-            yield "Summary table", "Summary table: each component's purpose and common interview questions", None, "\n".join(lines[rows[0] :]), False
+            title = "Summary table: each component's purpose and common interview questions"
+            yield "Summary table", title, None, "\n".join(lines[rows[0] :]), False
             continue
         yield title, title, None, _fence_code(lines), False
 

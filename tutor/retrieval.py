@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import logging
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class Retriever:
     def __init__(self, index: IndexData, embedder: Embedder, mode: str = "hybrid"):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.mode = mode  # "hybrid", or "dense" / "lexical" alone (for the benchmark's comparison)
         self.index = index
         self.embedder = embedder
@@ -141,7 +143,9 @@ FOLLOW_UP_OPENERS = re.compile(
     r"^(and|what about|how about|also|but|so|then|ok|okay|why|same|what if|which one|is it|does it|"
     r"can it|should it|in that case)\b", re.IGNORECASE
 )
-ANAPHORA = frozenset("it its it's that this they them those these one ones there he she the".split())
+ANAPHORA = frozenset(
+    ["it", "its", "it's", "that", "this", "they", "them", "those", "these", "one", "ones", "there", "he", "she", "the"]
+)
 
 
 def is_follow_up(question: str, known_words: frozenset[str]) -> bool:

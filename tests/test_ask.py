@@ -1,0 +1,89 @@
+"""Asking the tutor: the real embedded model over the real corpus (integration), and bad input (fast)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.errors import InputError
+
+
+@pytest.mark.slow
+def test_answer_cites_its_source(real_tutor):
+    reply = real_tutor.ask("why do we call optimizer.zero_grad() every step?")
+    assert reply.confident
+    assert reply.hits[0].source.endswith(".txt")
+    assert f"Source: {reply.hits[0].source}" in reply.text
+    assert "zero_grad" in reply.text
+
+
+@pytest.mark.slow
+def test_exact_identifier_is_found(real_tutor):
+    assert real_tutor.ask("what is CTCLoss").hits[0].id == "001-11"
+
+
+@pytest.mark.slow
+def test_misspelled_question_still_finds_the_answer(real_tutor):
+    reply = real_tutor.ask("how do i shuffel my data each epoch")
+    assert reply.confident
+    assert {"004-11", "002-06"} & {hit.id for hit in reply.hits[:3]}
+
+
+@pytest.mark.slow
+def test_question_answered_by_several_pages_gives_a_hit_per_page(real_tutor):
+    reply = real_tutor.ask("What is max pooling?")
+    ids = [hit.id for hit in reply.hits]
+    assert {"001-46", "000-10"} <= set(ids[:2])
+    assert "Also answered on 1 other page" in reply.text
+
+
+@pytest.mark.slow
+def test_follow_up_uses_the_conversation(real_tutor):
+    history = [{"role": "user", "content": "what is Conv1d?"},
+               {"role": "assistant", "content": real_tutor.ask("what is Conv1d?").text}]
+    reply = real_tutor.ask("and the 3D one?", history=history)
+    assert reply.follow_up
+    assert reply.hits[0].id == "001-21"
+    alone = real_tutor.ask("and the 3D one?")
+    assert not alone.follow_up
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["what's the capital of France?", "how does gradient boosting work?",
+                                      "what is a Bloom filter?"])
+def test_out_of_scope_questions_get_an_honest_answer(real_tutor, question):
+    reply = real_tutor.ask(question)
+    assert not reply.confident
+    assert "isn't covered in my notes" in reply.text
+    assert reply.hits  # the nearest topics are still offered
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "\u200b\u200b", "\x00\x01"])
+def test_empty_questions_are_refused_clearly(fake_tutor, question):
+    with pytest.raises(InputError, match="empty"):
+        fake_tutor.ask(question)
+
+
+def test_non_text_question_is_refused(fake_tutor):
+    with pytest.raises(InputError, match="must be text"):
+        fake_tutor.ask(None)
+
+
+def test_huge_question_is_capped_not_crashing(fake_tutor):
+    reply = fake_tutor.ask("autograd " * 20_000)
+    assert len(reply.query) <= fake_tutor.config.max_question_chars
+    assert reply.hits
+
+
+def test_control_characters_and_lone_surrogates_are_dropped(fake_tutor):
+    reply = fake_tutor.ask("what is\x00 auto\ud800grad\x1b?")
+    assert reply.query == "what is autograd?"
+
+
+def test_html_in_a_question_is_inert_in_the_reply(fake_tutor):
+    reply = fake_tutor.ask("<script>alert(1)</script> what is a tensor? <img src=x onerror=alert(1)>")
+    assert "<script>" not in reply.text and "<img" not in reply.text
+
+
+def test_malformed_history_is_ignored(fake_tutor):
+    reply = fake_tutor.ask("what is a tensor", history=[None, {"role": "user"}, {"content": 3}, "text"])
+    assert reply.hits

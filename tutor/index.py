@@ -14,6 +14,7 @@ killed at any point leaves the previous manifest pointing at the previous, intac
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -33,7 +34,7 @@ from tutor.models import Embedder
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Two pages ask the same question when their question embeddings are at least this close.
 SAME_QUESTION_COSINE = 0.80
 MUTUAL_COSINE = 0.78
@@ -190,6 +191,9 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     vectors = _embed_with_progress(embedder, texts, progress)
     question_rows = [rows.index(i) for i in range(len(items))]
     groups = group_questions(items, vectors[question_rows])
+    from tutor.grading import calibrate
+
+    calibration = calibrate(items, groups, embedder)
     manifest = expected_manifest(corpus_dir, embedder)
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]
     files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "items": f"items-{key}.jsonl"}
@@ -202,6 +206,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
     manifest.update(
         items=len(items), passages=len(rows), index_type=type(faiss_index).__name__, files=files,
+        grading_calibration=dataclasses.asdict(calibration),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     _atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))

@@ -8,9 +8,12 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from tutor.config import Config
 from tutor.corpus import Item
 from tutor.errors import InputError
+from tutor.grading import Calibration, Grade, Grader, Reference
 from tutor.index import IndexData, load_or_build
 from tutor.models import Embedder, load_embedder
 from tutor.retrieval import Evidence, Retriever, Scored, is_follow_up
@@ -102,6 +105,8 @@ class Tutor:
         self.index = index
         self.retriever = Retriever(index, embedder)
         self.items = index.items
+        self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]), config.max_answer_chars)
+        self._question_vectors = None
         self._by_group: dict[int, list[int]] = {}
         for position, group in enumerate(index.groups):
             self._by_group.setdefault(group, []).append(position)
@@ -217,6 +222,50 @@ class Tutor:
             parts += ["", "**You could ask next:** " + " · ".join(inert(s) for s in suggestions)]
         return "\n".join(parts)
 
+    # ---- grading ------------------------------------------------------------------------------
+    def grade(self, question: str, answer: str, reference: str | None = None) -> Grade:
+        """Grade an explanation against the notes' reference answers (or an explicit ``reference``).
+
+        Raises:
+            InputError: the question (or an explicit reference) is empty or not text. An empty *answer*
+                is not an error: it scores 0 with a message.
+        """
+        question = clean_text(question, self.config.max_question_chars)
+        if reference is not None:
+            given = Reference(clean_text(reference, self.config.max_answer_chars, "reference answer"), "given reference")
+            return self.grader.grade(question, answer, [given])
+        references, matched, from_retrieval = self.references_for(question)
+        return self.grader.grade(question, answer, references, matched_question=matched,
+                                 from_retrieval=from_retrieval)
+
+    def references_for(self, question: str) -> tuple[list[Reference], str | None, bool]:
+        """The reference answers for a question: every page's answer to it when the notes ask it,
+        else the closest passages (and the flag that says so)."""
+        item = self.match_question(question)
+        if item is not None:
+            group = self._by_group[self.index.groups[self._position(item.id)]]
+            answered = [self.items[p] for p in group if self.items[p].answer]
+            if answered:
+                return [_reference(it) for it in answered], item.prompt, False
+        ranked = self.retriever.search(self.retriever.repair_spelling(question), k=3)
+        top = ranked[0].score if ranked else 0.0
+        closest = [self.items[s.position] for s in ranked if s.score >= 0.8 * top]
+        return [_reference(it) for it in closest], item.prompt if item else None, True
+
+    def match_question(self, question: str) -> Item | None:
+        """The corpus item asking this question (exactly, or closely enough to be the same question)."""
+        exact = self.find_question(question)
+        if exact is not None:
+            return exact
+        from tutor.index import SAME_QUESTION_COSINE
+
+        if self._question_vectors is None:
+            first_rows = np.searchsorted(self.index.rows, np.arange(len(self.items)))
+            self._question_vectors = np.vstack([self.index.faiss_index.reconstruct(int(r)) for r in first_rows])
+        scores = self._question_vectors @ self.embedder.embed([question])[0]
+        best = int(np.argmax(scores))
+        return self.items[best] if scores[best] >= SAME_QUESTION_COSINE else None
+
     def _position(self, item_id: str) -> int:
         if not hasattr(self, "_positions"):
             self._positions = {item.id: i for i, item in enumerate(self.items)}
@@ -229,6 +278,10 @@ class Tutor:
         """The corpus item whose question matches ``text`` exactly (ignoring case and spacing)."""
         wanted = " ".join(normalize(text).split())
         return next((it for it in self.items if " ".join(normalize(it.prompt).split()) == wanted), None)
+
+
+def _reference(item: Item) -> Reference:
+    return Reference(item.answer or "", item.source, item.section, item.id, item.prompt)
 
 
 def _excerpt(text: str, limit: int = 220) -> str:

@@ -128,3 +128,10 @@ def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match="no .txt pages"):
         load_corpus(tmp_path / "empty")
+
+
+def test_repeated_list_openings_are_not_kept_as_answer_text(items):
+    answer = next(item for item in items if item.id == "002-10").answer
+    assert answer.count("Inference/Evaluation:") == 1
+    assert not answer.rstrip().endswith("using")
+    assert "used during:\n- Inference/Evaluation" in answer

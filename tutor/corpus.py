@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tutor.errors import CorpusError
 
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 
 BOILERPLATE = re.compile(r"^(LISTEN TO THE .* LIKE AN AUDIOBOOK|/?p>)\s*$", re.IGNORECASE | re.MULTILINE)
 # Everything after these headings links to other pages.

@@ -34,7 +34,7 @@ from tutor.models import Embedder
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 6
 # Two pages ask the same question when their question embeddings are at least this close.
 SAME_QUESTION_COSINE = 0.80
 MUTUAL_COSINE = 0.78
@@ -44,13 +44,30 @@ FLAT_LIMIT = 50_000  # beyond this many passages an HNSW graph replaces exact se
 
 @dataclass
 class IndexData:
-    """A loaded index: items, their question groups, and the FAISS index over passages."""
+    """A loaded index: items, their question groups, the FAISS index over passages, and every answer's
+    key points with their vectors (for grading)."""
 
     items: list[Item]
     groups: list[int]
     rows: np.ndarray
     faiss_index: object
     manifest: dict
+    point_items: np.ndarray  # key point -> item position
+    point_vectors: np.ndarray
+    answer_vectors: np.ndarray  # one per item (zeros for an unanswered one)
+
+    def vector_cache(self) -> dict[str, np.ndarray]:
+        """Text -> vector for every key point and whole answer of the notes, so grading embeds only the
+        user's words."""
+        from tutor.grading import key_points
+
+        texts = [p for item in self.items if item.answer for p in key_points(item.answer)]
+        cache = dict(zip(texts, self.point_vectors, strict=True))
+        cache.update({item.answer: v for item, v in zip(self.items, self.answer_vectors, strict=True) if item.answer})
+        first_rows = np.searchsorted(self.rows, np.arange(len(self.items)))
+        cache.update({item.prompt: self.faiss_index.reconstruct(int(r)) for item, r in zip(self.items, first_rows,
+                                                                                          strict=True)})
+        return cache
 
     @property
     def dimension(self) -> int:
@@ -154,8 +171,11 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def expected_manifest(corpus_dir: Path, embedder: Embedder) -> dict:
+    from tutor.grading import CALIBRATION_VERSION
+
     return {
         "format_version": FORMAT_VERSION,
+        "calibration_version": CALIBRATION_VERSION,
         "model": embedder.name,
         "model_weights_sha256": embedder.weights,
         "dimension": embedder.dimension,
@@ -191,17 +211,29 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     vectors = _embed_with_progress(embedder, texts, progress)
     question_rows = [rows.index(i) for i in range(len(items))]
     groups = group_questions(items, vectors[question_rows])
-    from tutor.grading import calibrate
+    from tutor.grading import calibrate, key_points
 
     calibration = calibrate(items, groups, embedder)
+    point_items = np.asarray([i for i, item in enumerate(items) if item.answer for _ in key_points(item.answer)],
+                             dtype=np.int32)
+    point_vectors = embedder.embed([p for item in items if item.answer for p in key_points(item.answer)]) \
+        if len(point_items) else np.zeros((0, embedder.dimension), np.float32)
+    answer_vectors = np.zeros((len(items), embedder.dimension), np.float32)
+    answered = [i for i, item in enumerate(items) if item.answer]
+    answer_vectors[answered] = embedder.embed([items[i].answer for i in answered])
     manifest = expected_manifest(corpus_dir, embedder)
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]
-    files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "items": f"items-{key}.jsonl"}
+    files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "items": f"items-{key}.jsonl",
+             "points": f"points-{key}.npy", "point_items": f"pointitems-{key}.npy",
+             "answers": f"answers-{key}.npy"}
     faiss_index = make_faiss_index(vectors)
     index_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
     row_array = np.asarray(rows, dtype=np.int32)
-    _atomic_write(index_dir / files["rows"], lambda p: np.save(p.open("wb"), row_array, allow_pickle=False))
+    arrays = {"rows": row_array, "points": point_vectors.astype(np.float32), "point_items": point_items,
+              "answers": answer_vectors}
+    for name, array in arrays.items():
+        _atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
     lines = "".join(json.dumps({**item.to_json(), "group": g}) + "\n" for item, g in zip(items, groups, strict=True))
     _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
     manifest.update(
@@ -212,7 +244,12 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     _atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))
     _remove_unreferenced(index_dir, set(files.values()))
     log.info("Built index: %d items, %d passages (%s)", len(items), len(rows), manifest["index_type"])
-    return IndexData(items, groups, row_array, faiss_index, manifest)
+    return IndexData(items, groups, row_array, faiss_index, manifest, point_items, point_vectors, answer_vectors)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with path.open("wb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
@@ -230,7 +267,7 @@ def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -
 
 def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
     for path in index_dir.iterdir():
-        if re.match(r"(vectors|rows|items)-[0-9a-f]+\.", path.name) and path.name not in keep:
+        if re.match(r"(vectors|rows|items|points|pointitems|answers)-[0-9a-f]+\.", path.name) and path.name not in keep:
             with contextlib.suppress(OSError):
                 path.unlink()
 
@@ -257,15 +294,19 @@ def load_index(index_dir: Path, expected: dict) -> IndexData:
     try:
         faiss_index = _faiss().read_index(str(index_dir / files["vectors"]))
         rows = np.load(index_dir / files["rows"], allow_pickle=False)
+        point_vectors = np.load(index_dir / files["points"], allow_pickle=False)
+        point_items = np.load(index_dir / files["point_items"], allow_pickle=False)
+        answer_vectors = np.load(index_dir / files["answers"], allow_pickle=False)
         records = [json.loads(line) for line in (index_dir / files["items"]).read_text("utf-8").splitlines()]
         groups = [record.pop("group") for record in records]
         items = [Item.from_json(record) for record in records]
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexMismatch(f"The index files in {index_dir} are damaged ({exc}).") from exc
     if faiss_index.ntotal != manifest["passages"] or len(rows) != manifest["passages"] \
-            or len(items) != manifest["items"] or faiss_index.d != manifest["dimension"]:
+            or len(items) != manifest["items"] or faiss_index.d != manifest["dimension"] \
+            or len(point_vectors) != len(point_items) or len(answer_vectors) != len(items):
         raise IndexMismatch(f"The index files in {index_dir} are truncated or do not match their manifest.")
-    return IndexData(items, groups, rows, faiss_index, manifest)
+    return IndexData(items, groups, rows, faiss_index, manifest, point_items, point_vectors, answer_vectors)
 
 
 def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebuild: bool = False) -> IndexData:

@@ -155,10 +155,18 @@ class SentenceEmbedder:
         self.max_tokens = int(self.model.max_seq_length)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        # Batches pad every text to the longest one: long texts go in batches of their own so a few
+        # short sentences are not padded to the length of a paragraph.
+        texts = list(texts)
+        lengths = np.array([len(t) for t in texts])
+        long = lengths > 4 * max(float(np.median(lengths)), 1.0)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for mask in (long, ~long):
+            if mask.any():
+                chosen = [t for t, m in zip(texts, mask, strict=True) if m]
+                out[mask] = self.model.encode(chosen, batch_size=64, normalize_embeddings=True,
+                                              convert_to_numpy=True, show_progress_bar=False)
+        return out
 
 
 class HashEmbedder:

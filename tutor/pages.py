@@ -134,7 +134,11 @@ def _parse_bullets(text: str, vocab: Vocabulary) -> Parsed:
         answer_lines = answer_part.strip().splitlines()
         if answer_lines and answer_lines[-1].strip().startswith("- Answer:"):
             answer_lines = answer_lines[:-1]  # the page repeats each answer's opening line
-        yield section, question, question, _tidy(_join_code_breaks(answer_lines, vocab)), False
+        answer = _join_code_breaks(answer_lines, vocab).splitlines()
+        # ...and the opening line of a nested list, cut short: "- Inference/Evaluation: When you ..., using"
+        while len(answer) > 1 and any(earlier.startswith(answer[-1].strip()) for earlier in answer[:-1]):
+            answer.pop()
+        yield section, question, question, _tidy("\n".join(answer)), False
 
 
 def _join_code_breaks(lines: list[str], vocab: Vocabulary) -> str:
@@ -150,6 +154,7 @@ def _join_code_breaks(lines: list[str], vocab: Vocabulary) -> str:
             out[-1] += " " + stripped
     text = "\n".join(out)
     text = re.sub(r" - (?=[A-Z][\w /-]{2,30}:)", "\n- ", text)
+    text = re.sub(r":-(?= [A-Z])", ":\n-", text)
     return repair_glued(text, vocab)
 
 

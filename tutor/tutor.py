@@ -13,7 +13,7 @@ import numpy as np
 from tutor.config import Config
 from tutor.corpus import Item
 from tutor.errors import InputError
-from tutor.grading import Calibration, Grade, Grader, Reference
+from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
 from tutor.index import IndexData, load_or_build
 from tutor.models import Embedder, load_embedder
 from tutor.retrieval import Evidence, Retriever, Scored, is_follow_up
@@ -105,7 +105,8 @@ class Tutor:
         self.index = index
         self.retriever = Retriever(index, embedder)
         self.items = index.items
-        self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]), config.max_answer_chars)
+        self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]),
+                             term_weights(index.items), config.max_answer_chars, index.vector_cache())
         self._question_vectors = None
         self._by_group: dict[int, list[int]] = {}
         for position, group in enumerate(index.groups):
@@ -232,7 +233,8 @@ class Tutor:
         """
         question = clean_text(question, self.config.max_question_chars)
         if reference is not None:
-            given = Reference(clean_text(reference, self.config.max_answer_chars, "reference answer"), "given reference")
+            text = clean_text(reference, self.config.max_answer_chars, "reference answer")
+            given = Reference(text, "given reference")
             return self.grader.grade(question, answer, [given])
         references, matched, from_retrieval = self.references_for(question)
         return self.grader.grade(question, answer, references, matched_question=matched,
@@ -260,8 +262,7 @@ class Tutor:
         from tutor.index import SAME_QUESTION_COSINE
 
         if self._question_vectors is None:
-            first_rows = np.searchsorted(self.index.rows, np.arange(len(self.items)))
-            self._question_vectors = np.vstack([self.index.faiss_index.reconstruct(int(r)) for r in first_rows])
+            self._question_vectors = np.vstack([self.grader.cache[item.prompt] for item in self.items])
         scores = self._question_vectors @ self.embedder.embed([question])[0]
         best = int(np.argmax(scores))
         return self.items[best] if scores[best] >= SAME_QUESTION_COSINE else None

@@ -1,0 +1,94 @@
+"""Grading: the real model on real corpus questions (integration), and bad input (fast, fake embedder)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.grading import key_points, split_sentences
+
+AUTOGRAD = "What is autograd in PyTorch, and why is it important for deep learning?"
+GOOD = ("Autograd is the engine that differentiates for you. While the forward pass runs, it records every operation "
+        "on tensors that require gradients. Calling backward on the loss walks that graph in reverse with the chain "
+        "rule and stores each parameter's gradient in its grad attribute, so we never derive gradients by hand.")
+WRONG = "Autograd is PyTorch's tool for automatically tuning hyperparameters like the learning rate and batch size."
+
+
+@pytest.mark.slow
+def test_correct_answer_beats_misconception_and_off_topic(real_tutor):
+    good = real_tutor.grade(AUTOGRAD, GOOD)
+    wrong = real_tutor.grade(AUTOGRAD, WRONG)
+    off = real_tutor.grade(AUTOGRAD, "Sourdough needs a lively starter and a very hot oven.")
+    assert good.score >= 60
+    assert good.score - wrong.score >= 20
+    assert off.score <= 10
+    assert len(good.references) >= 2  # several pages answer this question
+
+
+@pytest.mark.slow
+def test_covered_points_quote_the_answer_and_missed_points_cite_a_source(real_tutor):
+    grade = real_tutor.grade(AUTOGRAD, GOOD)
+    assert grade.covered and grade.missed
+    for point in grade.covered:
+        assert point.evidence in " ".join(GOOD.split()) or point.evidence.rstrip(" …") in GOOD
+    assert all(point.source.endswith((".txt", ".txt · Q29")) or ".txt" in point.source for point in grade.missed)
+
+
+@pytest.mark.slow
+def test_grading_is_deterministic(real_tutor):
+    assert real_tutor.grade(AUTOGRAD, GOOD) == real_tutor.grade(AUTOGRAD, GOOD)
+
+
+@pytest.mark.slow
+def test_unanswered_question_is_graded_against_retrieved_passages_and_says_so(real_tutor):
+    question = "What is the purpose of zero_grad() in PyTorch, and when is it used?"
+    grade = real_tutor.grade(question, "It clears the gradients stored from the last step, before loss.backward().")
+    assert grade.from_retrieval and grade.matched_question == question
+    assert "no reference answer in the notes" in grade.notes[0]
+    assert grade.score > 20
+
+
+@pytest.mark.slow
+def test_question_outside_the_notes_is_flagged(real_tutor):
+    grade = real_tutor.grade("What is a Bloom filter?", "A probabilistic set with false positives.")
+    assert grade.from_retrieval and grade.matched_question is None
+
+
+@pytest.mark.slow
+def test_explicit_reference_replaces_the_notes(real_tutor):
+    grade = real_tutor.grade("What does a function signature include?",
+                             "The function's name and the types of its parameters.",
+                             reference="The name of the function and the types of the parameters.")
+    assert [r.source for r in grade.references] == ["given reference"]
+    assert grade.score >= 70
+
+
+@pytest.mark.parametrize("answer", ["", "   \n ", None, "\u200b"])
+def test_empty_answer_scores_zero_with_a_message(fake_tutor, answer):
+    grade = fake_tutor.grade(AUTOGRAD, answer)
+    assert grade.score == 0 and "empty" in grade.message
+    assert grade.missed  # still shows what to cover
+
+
+def test_emoji_only_answer_scores_zero_with_a_message(fake_tutor):
+    grade = fake_tutor.grade(AUTOGRAD, "🤖🔥🚀 🧠")
+    assert grade.score == 0 and "no English words" in grade.message
+
+
+def test_huge_answer_is_capped(fake_tutor):
+    grade = fake_tutor.grade(AUTOGRAD, "autograd records operations. " * 4000)
+    assert any("first 10,000 characters" in note for note in grade.notes)
+    assert 0 <= grade.score <= 100
+
+
+def test_html_in_an_answer_is_kept_as_text(fake_tutor):
+    answer = "<b>Autograd</b> records <script>alert(1)</script> operations and computes gradients."
+    grade = fake_tutor.grade(AUTOGRAD, answer)
+    quoted = " ".join(point.evidence for point in grade.covered)
+    assert "<script>" not in quoted or "<script>alert(1)</script>" in answer  # kept verbatim, never interpreted
+    assert 0 <= grade.score <= 100
+
+
+def test_key_points_skip_headers_and_code():
+    answer = "Here are the steps:\n- Define the loss as a function.\n```python\nx = 1\n```\n- Return the loss value."
+    assert key_points(answer) == ["Define the loss as a function.", "Return the loss value."]
+    assert split_sentences("One thing. Another thing! A third?") == ["One thing.", "Another thing!", "A third?"]

@@ -55,3 +55,23 @@ def test_ask_with_the_real_model(tmp_path):
     result = tutor_cli("ask", "what does model.eval() do?", env_extra={"TUTOR_INDEX_DIR": str(tmp_path / "index")})
     assert result.returncode == 0, result.stderr
     assert "Source: 002_855883de487cd871.txt" in result.stdout
+
+
+@pytest.mark.slow
+def test_transcribe_and_grade_a_recording(tmp_path):
+    from tutor import synth
+
+    if not synth.available():
+        pytest.skip("needs espeak-ng and sox")
+    wav = synth.speak("Max pooling keeps the largest value in each window of the feature map.", tmp_path / "a.wav")
+    env = {"TUTOR_INDEX_DIR": str(tmp_path / "index")}
+    result = tutor_cli("transcribe", str(wav), "--json", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    assert "pooling" in json.loads(result.stdout)["text"].lower()
+    result = tutor_cli("grade", "--question", "What is max pooling?", "--audio", str(wav), env_extra=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Transcript: ") and "Score: " in result.stdout
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    result = tutor_cli("transcribe", str(bad), env_extra=env)
+    assert result.returncode == 2 and "not a recording" in result.stderr and "Traceback" not in result.stderr

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
 from tutor.index import IndexData, load_or_build
 from tutor.models import Embedder, load_embedder
 from tutor.retrieval import Evidence, Retriever, Scored, is_follow_up
+from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms
 from tutor.text import normalize
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,8 @@ class Tutor:
         self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]),
                              term_weights(index.items), config.max_answer_chars, index.vector_cache())
         self._question_vectors = None
+        self._transcriber: Transcriber | None = None
+        self._glossary: list[str] | None = None
         self._by_group: dict[int, list[int]] = {}
         for position, group in enumerate(index.groups):
             self._by_group.setdefault(group, []).append(position)
@@ -266,6 +270,44 @@ class Tutor:
         scores = self._question_vectors @ self.embedder.embed([question])[0]
         best = int(np.argmax(scores))
         return self.items[best] if scores[best] >= SAME_QUESTION_COSINE else None
+
+    # ---- speaking -----------------------------------------------------------------------------
+    def transcribe(self, audio: str | Path, question: str | None = None, *, delete_after: bool = False,
+                   bias: bool = True) -> Transcript:
+        """Transcribe a recorded answer on this machine, primed with the notes' vocabulary.
+
+        Args:
+            audio: path to the recording (any format PyAV reads).
+            question: the question answered; its reference answers sharpen the vocabulary.
+            delete_after: delete the file afterwards, whatever happens (uploaded recordings).
+            bias: prime decoding with the glossary prompt (off only to measure its effect).
+
+        Raises:
+            AudioError: not usable audio, too short, longer than ``config.max_audio_seconds``, or no speech.
+        """
+        path = Path(audio)
+        try:
+            prompt = self.speech_prompt(question) if bias else None
+            return self.transcriber.transcribe(path, prompt=prompt, max_seconds=self.config.max_audio_seconds)
+        finally:
+            if delete_after:
+                path.unlink(missing_ok=True)
+
+    @property
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            self._transcriber = Transcriber(self.config.whisper_model, self.config.device)
+        return self._transcriber
+
+    def speech_prompt(self, question: str | None) -> str:
+        """The glossary prompt for a question: its own terms first, then the notes' most frequent ones."""
+        if self._glossary is None:
+            self._glossary = glossary_terms([f"{it.prompt}\n{it.answer or ''}" for it in self.items])
+        focus: list[str] = []
+        if question and question.strip():
+            references, _, _ = self.references_for(clean_text(question, self.config.max_question_chars))
+            focus = glossary_terms([r.answer for r in references], limit=30, min_count=1)
+        return build_prompt(question, focus, self._glossary)
 
     def _position(self, item_id: str) -> int:
         if not hasattr(self, "_positions"):

@@ -35,7 +35,7 @@ import numpy as np
 
 from tutor.corpus import Item
 from tutor.models import Embedder
-from tutor.text import tokenize
+from tutor.text import excerpt, tokenize
 
 CALIBRATION_VERSION = 2  # bump when calibrate() changes: the index stores its result and is rebuilt
 COVERAGE_WEIGHT = 0.8
@@ -283,7 +283,7 @@ class Grader:
             reference = point_refs[k]
             if credit[k] >= COVERED_CREDIT:
                 evidence = spans[best_span[k]] if best_span[k] < len(spans) else text
-                covered.append(CoveredPoint(point, _shorten(evidence), round(float(best[k]), 3), reference.citation))
+                covered.append(CoveredPoint(point, excerpt(evidence), round(float(best[k]), 3), reference.citation))
             else:
                 missed.append(MissedPoint(point, reference.citation, reference.item_id, round(float(best[k]), 3)))
         return Grade(score, covered, missed, references, question, matched_question, from_retrieval,
@@ -317,6 +317,3 @@ def _clean_answer(answer: object) -> str:
     return re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", answer).strip()
 
 
-def _shorten(text: str, limit: int = 240) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"

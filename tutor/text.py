@@ -168,3 +168,9 @@ def content_words(text: str) -> list[str]:
     """Lower-cased words of ``text`` that are not stopwords (unstemmed), identifiers split."""
     words = re.findall(r"[a-z0-9]+", normalize(text))
     return [w for w in words if w not in STOPWORDS and not w.isdigit()]
+
+
+def excerpt(text: str, limit: int = 220) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters (with an ellipsis)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"

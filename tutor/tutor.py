@@ -19,7 +19,7 @@ from tutor.index import IndexData, load_or_build
 from tutor.models import Embedder, load_embedder
 from tutor.retrieval import Evidence, Retriever, Scored, is_follow_up
 from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms
-from tutor.text import normalize
+from tutor.text import excerpt, normalize
 
 log = logging.getLogger(__name__)
 
@@ -216,13 +216,12 @@ class Tutor:
             return (f"That isn't covered in my notes, so I won't guess. The nearest topics I do have: {topics}. "
                     "Ask about one of them, or rephrase with PyTorch terms.")
         best = hits[0]
-        same = [h for h in hits[1:] if self.index.groups[self._position(h.id)] ==
-                self.index.groups[self._position(best.id)]]
+        same = [h for h in hits[1:] if self.group_of(h.id) == self.group_of(best.id)]
         parts = [f"**{inert(best.question or best.title)}**", "", inert(best.answer), "",
                  f"*Source: {inert(best.citation)}*"]
         if same:
             parts += ["", f"**Also answered on {len(same)} other page{'s' if len(same) > 1 else ''}:**"]
-            parts += [f"- *{inert(h.citation)}*: {inert(_excerpt(h.answer))}" for h in same]
+            parts += [f"- *{inert(h.citation)}*: {inert(excerpt(h.answer))}" for h in same]
         if suggestions:
             parts += ["", "**You could ask next:** " + " · ".join(inert(s) for s in suggestions)]
         return "\n".join(parts)
@@ -249,7 +248,7 @@ class Tutor:
         else the closest passages (and the flag that says so)."""
         item = self.match_question(question)
         if item is not None:
-            group = self._by_group[self.index.groups[self._position(item.id)]]
+            group = self._by_group[self.group_of(item.id)]
             answered = [self.items[p] for p in group if self.items[p].answer]
             if answered:
                 return [_reference(it) for it in answered], item.prompt, False
@@ -314,6 +313,10 @@ class Tutor:
             self._positions = {item.id: i for i, item in enumerate(self.items)}
         return self._positions[item_id]
 
+    def group_of(self, item_id: str) -> int:
+        """The question group of an item: items of several pages asking the same question share one."""
+        return self.index.groups[self._position(item_id)]
+
     def item(self, item_id: str) -> Item:
         return self.items[self._position(item_id)]
 
@@ -327,6 +330,3 @@ def _reference(item: Item) -> Reference:
     return Reference(item.answer or "", item.source, item.section, item.id, item.prompt)
 
 
-def _excerpt(text: str, limit: int = 220) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"

@@ -1,0 +1,160 @@
+"""End-to-end in a real browser: Playwright drives Debian's Chromium against the real app and models.
+
+Also takes the README's screenshots (docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tutor import synth
+
+from .conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
+]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    base = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    env = {**os.environ, "TUTOR_INDEX_DIR": str(base / "index"), "PYTHONUNBUFFERED": "1"}
+    log = (base / "app.log").open("w")
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir", str(base / "data")],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail((base / "app.log").read_text())
+            time.sleep(1)
+    else:
+        process.kill()
+        pytest.fail("the app did not start in 180 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(app_url)
+    page.wait_for_selector("#ask-input textarea", timeout=60_000)
+    yield page
+    page.close()
+
+
+def ask(page, text: str) -> str:
+    """Send a question with Enter and wait for the tutor's reply; returns the chat's text."""
+    replies = page.locator("#ask-chat [data-testid='bot']")
+    before = replies.count()
+    page.fill("#ask-input textarea", text)
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll(\"#ask-chat [data-testid='bot']\").length > {before}",
+                           timeout=60_000)
+    return page.inner_text("#ask-chat")
+
+
+def test_ask_shows_a_cited_answer_and_a_follow_up(page):
+    chat = ask(page, "what is Conv1d?")
+    assert "Conv1d" in chat and "Source: 001_99d5553849eeb96a.txt" in chat
+    chat = ask(page, "and the 3D one?")
+    assert chat.count("Source:") == 2 and "Conv3D" in chat
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "ask.png"))
+    page.click("#ask-new")
+    page.wait_for_function("!document.querySelector('#ask-chat').innerText.includes('Source:')")
+
+
+def test_script_in_a_question_renders_inert(page):
+    chat = ask(page, "<script>window.__pwned = 1</script><img src=x onerror='window.__pwned=2'> what is a tensor?")
+    assert "<script>" in chat  # shown as text
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#ask-chat img[src='x']").count() == 0
+
+
+def test_practice_typed_answer_gets_a_score_and_points_then_progress_updates(page):
+    page.get_by_role("tab", name="Practice").click()
+    page.click("#practice-due")
+    page.wait_for_function("document.querySelector('#practice-question').innerText.includes('?')")
+    page.fill("#practice-answer textarea", "You write a Python function that takes the predictions and the "
+              "targets, computes the loss with tensor operations and returns it; autograd then backpropagates it.")
+    page.click("#practice-grade")
+    page.wait_for_function("document.querySelector('#practice-score').innerText.includes('/ 100')", timeout=60_000)
+    assert page.locator("#practice-missed").inner_text().strip()
+    page.screenshot(path=str(SHOTS / "practice.png"), full_page=True)
+    page.get_by_role("tab", name="Progress").click()
+    page.wait_for_function("document.querySelector('#progress-plot canvas, #progress-plot svg') !== null",
+                           timeout=30_000)
+    assert "1 attempts" in page.inner_text("body")
+    page.screenshot(path=str(SHOTS / "progress.png"), full_page=True)
+
+
+@pytest.mark.skipif(not synth.available(), reason="needs espeak-ng and sox")
+def test_uploaded_recording_is_transcribed_and_graded(page, tmp_path):
+    wav = synth.speak("Max pooling keeps the largest value in each window of the feature map, which shrinks "
+                      "the map and keeps the strongest features.", tmp_path / "answer.wav")
+    page.get_by_role("tab", name="Practice").click()
+    page.click("#practice-random")
+    page.wait_for_function("document.querySelector('#practice-question').innerText.includes('·')")
+    page.locator("#practice-audio button[aria-label='Upload file']").click()
+    page.locator("#practice-audio input[type=file]").set_input_files(str(wav))
+    page.wait_for_function("document.querySelector('#practice-answer textarea').value.length > 0", timeout=90_000)
+    transcript = page.input_value("#practice-answer textarea").lower()
+    assert "window" in transcript and "feature map" in transcript
+    assert "words per minute" in page.inner_text("body")
+    page.click("#practice-grade")
+    page.wait_for_function("document.querySelector('#practice-score').innerText.includes('/ 100')", timeout=60_000)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_phone_width_fits_and_both_themes_render(browser, app_url, theme):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page.goto(f"{app_url}?__theme={theme}")
+    page.wait_for_selector("#ask-input textarea", timeout=60_000)
+    ask(page, "what does model.eval() do?")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"page is {overflow}px wider than a phone screen"
+    background = page.evaluate("getComputedStyle(document.querySelector('.gradio-container')).backgroundColor")
+    text = page.evaluate("getComputedStyle(document.querySelector('#ask-chat [data-testid=bot]')).color")
+    assert background != text
+    page.screenshot(path=str(SHOTS / f"phone-{theme}.png"))
+    page.close()

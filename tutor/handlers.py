@@ -1,0 +1,208 @@
+"""What the app does for each click, as plain functions of the tutor and the progress store.
+
+No Gradio here: the UI (``tutor.ui``) only wires these to components, and tests call them directly.
+Everything shown in the browser passes through ``inert``/``html.escape``: user text and corpus text can
+never become markup.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tutor.corpus import Item
+from tutor.errors import TutorError
+from tutor.grading import Grade
+from tutor.progress import RATINGS, ProgressStore, rating_for
+from tutor.speech import Transcript
+from tutor.text import excerpt
+from tutor.tutor import Reply, Tutor, inert
+
+ALL_TOPICS = "All topics"
+
+
+@dataclass
+class Feedback:
+    """A graded practice answer, ready to show."""
+
+    score_markdown: str
+    answer_html: str
+    covered_markdown: str
+    missed: list[str]
+    references_html: str
+    speaking_markdown: str = ""
+    attempt_id: int | None = None
+    rating: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class Handlers:
+    def __init__(self, tutor: Tutor, store: ProgressStore, seed: int | None = None):
+        self.tutor = tutor
+        self.store = store
+        self.random = random.Random(seed)
+        self.practice_items = [item for item in tutor.items if item.question or item.answer]
+
+    # ---- ask ------------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None) -> tuple[list[dict], list[str]]:
+        """Append the question and the tutor's reply to the chat; returns (history, suggestions)."""
+        history = list(history or [])
+        try:
+            reply = self.tutor.ask(question, history=history)
+        except TutorError as exc:
+            return history + [{"role": "assistant", "content": inert(str(exc))}], []
+        shown_question = inert(" ".join(str(question).split())[:2000])
+        return history + [{"role": "user", "content": shown_question},
+                          {"role": "assistant", "content": self.render_reply(reply)}], reply.suggestions
+
+    def render_reply(self, reply: Reply) -> str:
+        if not reply.confident or not reply.hits:
+            return reply.text
+        best = reply.hits[0]
+        others = [h for h in reply.hits[1:] if self.tutor.group_of(h.id) == self.tutor.group_of(best.id)]
+        parts = [f"**{inert(best.question or best.title)}**", "", inert(best.answer), "",
+                 f"*Source: {inert(best.citation)}*"]
+        for hit in others:
+            parts += ["", f"<details><summary>Also answered in {html.escape(hit.citation)}</summary>", "",
+                      inert(hit.answer), "", "</details>"]
+        return "\n".join(parts)
+
+    # ---- practice -------------------------------------------------------------------------------
+    def topics(self) -> list[str]:
+        return [ALL_TOPICS, *sorted({item.topic for item in self.practice_items})]
+
+    def questions(self, topic: str) -> list[tuple[str, str]]:
+        """(label, item id) for the question picker."""
+        return [(self._label(item), item.id) for item in self._in_topic(topic)]
+
+    def _in_topic(self, topic: str) -> list[Item]:
+        return [item for item in self.practice_items if topic in (None, "", ALL_TOPICS) or item.topic == topic]
+
+    @staticmethod
+    def _label(item: Item) -> str:
+        return f"{item.prompt}  ·  {item.topic}" + ("" if item.answer else "  ·  (no answer in the notes)")
+
+    def pick(self, how: str, topic: str, user: str, item_id: str | None = None) -> tuple[str, str]:
+        """Choose a question: ``random``, ``due`` (spaced repetition) or ``id``; returns (item id, Markdown)."""
+        candidates = self._in_topic(topic) or self.practice_items
+        if how == "id" and item_id:
+            item = self.tutor.item(item_id)
+        elif how == "due":
+            due = self.store.due(user, [item.id for item in candidates])
+            item = self.tutor.item(due[0]) if due else self.random.choice(candidates)
+        else:
+            item = self.random.choice(candidates)
+        return item.id, self.question_markdown(item)
+
+    @staticmethod
+    def question_markdown(item: Item) -> str:
+        note = "" if item.answer else ("\n\n*The notes ask this but do not answer it: your answer is graded "
+                                       "against the closest passages.*")
+        return f"### {inert(item.prompt)}\n\n{item.topic} · {inert(item.source)}{note}"
+
+    def transcribe(self, audio_path: str | None, item_id: str | None) -> tuple[str, str, Transcript | None]:
+        """Transcribe an uploaded or recorded answer (the file is deleted afterwards)."""
+        if not audio_path:
+            return "", "", None
+        question = self.tutor.item(item_id).prompt if item_id else None
+        try:
+            transcript = self.tutor.transcribe(audio_path, question=question, delete_after=True)
+        except TutorError as exc:
+            return "", f"⚠️ {inert(str(exc))}", None
+        return transcript.text, speaking_markdown(transcript), transcript
+
+    def grade(self, item_id: str | None, answer: str, user: str,
+              transcript: Transcript | None = None) -> Feedback:
+        """Grade a practice answer and save the attempt with its automatic rating."""
+        if not item_id:
+            return Feedback("Pick a question first.", "", "", [], "")
+        item = self.tutor.item(item_id)
+        try:
+            grade = self.tutor.grade(item.prompt, answer)
+        except TutorError as exc:
+            return Feedback(f"⚠️ {inert(str(exc))}", "", "", [], "")
+        spoken = transcript is not None and transcript.text.strip() == (answer or "").strip()
+        feedback = render_grade(grade, answer or "", speaking_markdown(transcript) if spoken else "")
+        if grade.message:  # nothing to grade: show what to cover, save nothing
+            return feedback
+        try:
+            attempt = self.store.record(
+                user, item.id, item.prompt, item.topic, answer, grade.score, mode="spoken" if spoken else "typed",
+                duration_s=transcript.duration_s if spoken else None,
+                words_per_minute=transcript.words_per_minute if spoken else None,
+                fillers=transcript.fillers if spoken else None)
+        except TutorError as exc:
+            feedback.notes.append(str(exc))
+            feedback.score_markdown += f"\n\n⚠️ {inert(str(exc))}"
+            return feedback
+        feedback.attempt_id, feedback.rating = attempt.id, attempt.rating
+        return feedback
+
+    def rerate(self, attempt_id: int | None, rating: str) -> str:
+        if attempt_id is None or rating not in RATINGS:
+            return ""
+        try:
+            attempt = self.store.rerate(int(attempt_id), rating)
+        except TutorError as exc:
+            return f"⚠️ {inert(str(exc))}"
+        return f"Saved as **{attempt.rating}**: the next review is scheduled from that."
+
+    # ---- progress -------------------------------------------------------------------------------
+    def progress(self, user: str):
+        """(scores over time, mastery per topic) as pandas DataFrames, and a summary line."""
+        import pandas as pd
+
+        attempts = self.store.attempts(user)
+        scores = pd.DataFrame({
+            "when": pd.to_datetime([a.created_at for a in attempts], utc=True),
+            "score": [a.score for a in attempts],
+            "topic": [a.topic for a in attempts],
+        })
+        mastery = self.store.mastery(user)
+        topics = pd.DataFrame({"topic": list(mastery), "mastery": list(mastery.values())})
+        summary = (f"{len(attempts)} attempts on {len({a.item_id for a in attempts})} questions; "
+                   f"{len(self.store.due(user, [i.id for i in self.practice_items]))} questions due or unseen."
+                   if attempts else "No attempts yet: practise a question and your progress appears here.")
+        return scores, topics, summary
+
+    def export(self, user: str) -> str:
+        folder = Path(tempfile.mkdtemp(prefix="tutor-export-"))
+        safe = re.sub(r"[^\w-]", "_", user)[:40] or "user"
+        return str(self.store.export_csv(user, folder / f"progress-{safe}.csv"))
+
+
+def speaking_markdown(transcript: Transcript | None) -> str:
+    if transcript is None:
+        return ""
+    fillers = ", ".join(f"“{k}” ×{n}" for k, n in transcript.fillers.items()) or "none"
+    pace = transcript.words_per_minute
+    advice = " (fast: slow down a little)" if pace > 170 else " (slow: tighten it up)" if pace < 100 else ""
+    return (f"**Speaking:** {transcript.duration_s:.0f} s · {pace:.0f} words per minute{advice} · "
+            f"filler words: {fillers}")
+
+
+def render_grade(grade: Grade, answer: str, speaking: str = "") -> Feedback:
+    """The grade as the page shows it: score, the answer with covered parts marked, points, references."""
+    rating = rating_for(grade.score)
+    score = f"## {grade.score:.0f} / 100 · {rating}"
+    if grade.message:
+        score += f"\n\n{inert(grade.message)}"
+    for note in grade.notes:
+        score += f"\n\n*{inert(note)}*"
+    marked = html.escape(answer)
+    for point in sorted({c.evidence.rstrip(" …") for c in grade.covered}, key=len, reverse=True):
+        escaped = html.escape(point)
+        if escaped and escaped in marked:
+            marked = marked.replace(escaped, f"<mark>{escaped}</mark>", 1)
+    answer_html = f"<div class='your-answer'>{marked}</div>" if answer.strip() else ""
+    covered = "\n".join(f"- {inert(c.point)}  \n  <small>{inert(c.source)}</small>" for c in grade.covered)
+    references = "".join(
+        f"<details><summary>Reference: {html.escape(r.citation)}</summary><div>{html.escape(r.answer)}</div></details>"
+        for r in grade.references)
+    return Feedback(score, answer_html, f"**Covered** (marked in your answer):\n\n{covered}" if covered
+                    else "*No key point covered yet.*",
+                    [excerpt(m.point, 160) for m in grade.missed], references, speaking, rating=rating)

@@ -135,3 +135,14 @@ def test_faiss_search_matches_numpy_brute_force(fake_tutor):
     scores, ids = index.faiss_index.search(query, 10)
     brute = np.argsort(-(vectors @ query[0]), kind="stable")[:10]
     np.testing.assert_allclose(scores[0], (vectors @ query[0])[brute], rtol=1e-5)
+
+
+def test_corpus_without_repeated_questions_still_builds_and_grades(tmp_path, caplog):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "only.txt").write_text("### 1) What is a tensor?\n\nAn n-dimensional array.\n\n"
+                                     "### 2) What is autograd?\n\nAutomatic differentiation.\n")
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data")
+    tutor = Tutor.load(config, embedder=HashEmbedder())
+    assert "bundled notes" in caplog.text
+    assert 0 <= tutor.grade("What is a tensor?", "An array with n dimensions.").score <= 100

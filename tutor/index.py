@@ -101,13 +101,14 @@ def passages(items: list[Item]) -> tuple[list[str], list[int]]:
     return texts, rows
 
 
-def group_questions(items: list[Item], question_vectors: np.ndarray) -> list[int]:
+def group_questions(items: list[Item], question_vectors: np.ndarray, neighbours: int = 64) -> list[int]:
     """Union items of different pages that ask the same question; returns a group id per item.
 
     Two items are linked when each is the other's nearest question on the other's page and their
     cosine is at least ``MUTUAL_COSINE``, or when both pages state the question explicitly and the
     cosine reaches ``SAME_QUESTION_COSINE``. Mutual nearest neighbours keep a broad item such as
-    "What are tensors?" from swallowing every tensor question of another page.
+    "What are tensors?" from swallowing every tensor question of another page. Only each question's
+    ``neighbours`` nearest are compared (a k-NN search, not an n x n matrix), so this scales to 100k items.
     """
     parent = list(range(len(items)))
 
@@ -117,21 +118,27 @@ def group_questions(items: list[Item], question_vectors: np.ndarray) -> list[int
             i = parent[i]
         return i
 
-    similarity = question_vectors @ question_vectors.T
-    sources = sorted({item.source for item in items})
-    members = {s: np.array([k for k, item in enumerate(items) if item.source == s]) for s in sources}
-    # nearest[i][source]: the item of `source` whose question is closest to item i's
-    nearest = [{s: int(members[s][np.argmax(similarity[i, members[s]])]) for s in sources} for i in range(len(items))]
+    if len(items) < 2:
+        return parent
+    search = _faiss().IndexFlatIP(question_vectors.shape[1])
+    search.add(np.ascontiguousarray(question_vectors, dtype=np.float32))
+    scores, ids = search.search(np.ascontiguousarray(question_vectors, dtype=np.float32), min(neighbours, len(items)))
+    # nearest[i][source]: the item of `source` nearest to item i (among its k nearest)
+    nearest: list[dict[str, tuple[int, float]]] = []
+    for i in range(len(items)):
+        firsts: dict[str, tuple[int, float]] = {}
+        for j, score in zip(ids[i], scores[i], strict=True):
+            if j >= 0 and j != i and items[j].source != items[i].source:
+                firsts.setdefault(items[j].source, (int(j), float(score)))
+        nearest.append(firsts)
     explicit = [item.question is not None and not item.question_derived for item in items]
     for i in range(len(items)):
-        for j in range(i + 1, len(items)):
-            if items[i].source == items[j].source:
+        for j, score in zip(ids[i], scores[i], strict=True):
+            if j < 0 or j == i or items[j].source == items[i].source:
                 continue
-            mutual = nearest[i][items[j].source] == j and nearest[j][items[i].source] == i
-            if (mutual and similarity[i, j] >= MUTUAL_COSINE) or (
-                explicit[i] and explicit[j] and similarity[i, j] >= SAME_QUESTION_COSINE
-            ):
-                parent[find(j)] = find(i)
+            mutual = nearest[i].get(items[j].source, (-1,))[0] == j and nearest[j].get(items[i].source, (-1,))[0] == i
+            if (mutual and score >= MUTUAL_COSINE) or (explicit[i] and explicit[j] and score >= SAME_QUESTION_COSINE):
+                parent[find(int(j))] = find(i)
     return [find(i) for i in range(len(items))]
 
 
@@ -209,7 +216,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     items = load_corpus(corpus_dir)
     texts, rows = passages(items)
     vectors = _embed_with_progress(embedder, texts, progress)
-    question_rows = [rows.index(i) for i in range(len(items))]
+    question_rows = np.searchsorted(np.asarray(rows), np.arange(len(items)))  # each item's first passage
     groups = group_questions(items, vectors[question_rows])
     from tutor.grading import calibrate, key_points
 

@@ -186,7 +186,8 @@ class Tutor:
         seen: set[int] = set()
         for rank, scored in enumerate(ranked):
             group = self._by_group[self.index.groups[scored.position]]
-            members = [scored.position] + ([p for p in group if p != scored.position] if rank == 0 else [])
+            others = [p for p in group if p != scored.position][: k - 1] if rank == 0 else []
+            members = [scored.position, *others]
             for position in members:
                 item = self.items[position]
                 if position in seen or not item.answer:

@@ -158,3 +158,29 @@ def test_phone_width_fits_and_both_themes_render(browser, app_url, theme):
     assert background != text
     page.screenshot(path=str(SHOTS / f"phone-{theme}.png"))
     page.close()
+
+
+def test_api_bad_input_gets_clear_errors_and_the_server_keeps_answering(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match="empty"):
+        client.predict("\u200b \x00 ", [], api_name="/ask")
+    huge = client.predict("What is max pooling?", "pooling " * 20_000, api_name="/grade")
+    assert "first 10,000 characters" in " ".join(huge["notes"])
+    image = tmp_path / "image.wav"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    with pytest.raises(Exception, match="not a recording|no audio"):
+        client.predict(handle_file(str(image)), api_name="/transcribe")
+    assert "Source:" in client.predict("what is a tensor?", [], api_name="/ask")
+
+
+def test_oversized_upload_is_refused_with_413(app_url, tmp_path):
+    import httpx
+
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"\x00" * (26 * 1024 * 1024))
+    with big.open("rb") as handle:
+        response = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("big.wav", handle, "audio/wav")},
+                              timeout=60)
+    assert response.status_code == 413

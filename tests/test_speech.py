@@ -120,3 +120,15 @@ def test_glossary_keeps_identifiers_once_each_and_drops_debris():
     assert len([t for t in terms if t.lower() == "gradient"]) == 1
     prompt = build_prompt("What is zero_grad?", ["zero_grad()"], terms)
     assert prompt.startswith("What is zero_grad? Glossary: zero_grad(), ")
+
+
+@pytest.mark.slow
+def test_same_upload_queued_twice_gets_one_transcript(real_tutor, speech, tmp_path):
+    upload = tmp_path / "sha" / "answer.wav"  # uploads are stored by content hash: one file, two requests
+    upload.parent.mkdir()
+    upload.write_bytes(speech.read_bytes())
+    first = real_tutor.transcribe(upload, delete_after=True)
+    assert not upload.exists()
+    assert real_tutor.transcribe(upload, delete_after=True) == first
+    with pytest.raises(AudioError, match="No recording"):
+        real_tutor.transcribe(tmp_path / "never-sent.wav", delete_after=True)

@@ -36,7 +36,7 @@ import numpy as np
 
 from tutor.corpus import Item
 from tutor.models import Embedder
-from tutor.text import excerpt, tokenize
+from tutor.text import excerpt, printable, tokenize
 
 CALIBRATION_VERSION = 3  # bump when calibrate() changes: the index stores its result and is rebuilt
 log = logging.getLogger(__name__)
@@ -332,9 +332,6 @@ class Grader:
 
 
 def _clean_answer(answer: object) -> str:
-    if not isinstance(answer, str):
-        return ""
-    answer = "".join(ch for ch in answer if ch in "\n\t" or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF))
-    return re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", answer).strip()
+    return printable(answer).strip() if isinstance(answer, str) else ""
 
 

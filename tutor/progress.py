@@ -78,6 +78,12 @@ def rating_for(score: float) -> str:
     return "Again" if score < 40 else "Hard" if score < 65 else "Good" if score < 85 else "Easy"
 
 
+def storable(text: str) -> str:
+    """``text`` without what SQLite's UTF-8 cannot hold (lone surrogates) or should not (NUL); all else,
+    right-to-left marks and emoji included, is kept byte for byte."""
+    return "".join(ch for ch in text if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -151,8 +157,8 @@ class ProgressStore:
             cursor = db.execute(
                 "INSERT INTO attempts (user, item_id, question, topic, answer, score, rating, mode, duration_s, "
                 "words_per_minute, fillers, card_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (user, item_id, question, topic, answer, float(score), rating, mode, duration_s, words_per_minute,
-                 json.dumps(fillers or {}), before.to_json() if before else None, now.isoformat()),
+                (user, item_id, question, topic, storable(answer), float(score), rating, mode, duration_s,
+                 words_per_minute, json.dumps(fillers or {}), before.to_json() if before else None, now.isoformat()),
             )
             self._save_card(db, user, item_id, card)
             attempt_id = cursor.lastrowid

@@ -174,3 +174,9 @@ def excerpt(text: str, limit: int = 220) -> str:
     """``text`` on one line, cut at a word boundary to at most ``limit`` characters (with an ellipsis)."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (newlines and tabs stay), lone surrogates or zero-width marks."""
+    text = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF))
+    return re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text)

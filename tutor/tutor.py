@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 import logging
-import re
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tutor.index import IndexData, load_or_build
 from tutor.models import Embedder, load_embedder
 from tutor.retrieval import Evidence, Retriever, Scored, is_follow_up
 from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms
-from tutor.text import excerpt, normalize
+from tutor.text import excerpt, normalize, printable
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,7 @@ def clean_text(text: object, limit: int, what: str = "question") -> str:
     """
     if not isinstance(text, str):
         raise InputError(f"The {what} must be text.")
-    text = text[: limit * 2]
-    text = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF))
-    text = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text).strip()
+    text = printable(text[: limit * 2]).strip()
     if not text:
         raise InputError(f"Please type a {what} — this one is empty.")
     return text[:limit]
@@ -112,6 +111,8 @@ class Tutor:
         self._question_vectors = None
         self._transcriber: Transcriber | None = None
         self._glossary: list[str] | None = None
+        self._recent_uploads: OrderedDict[tuple, Transcript] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self._by_group: dict[int, list[int]] = {}
         for position, group in enumerate(index.groups):
             self._by_group.setdefault(group, []).append(position)
@@ -286,12 +287,25 @@ class Tutor:
             AudioError: not usable audio, too short, longer than ``config.max_audio_seconds``, or no speech.
         """
         path = Path(audio)
+        key = (str(path), question, bias)
+        if delete_after and not path.exists():
+            # Uploads are stored by content hash, so users who send the same recording share one file:
+            # the first request deletes it, and the ones queued behind it get the same transcript.
+            with self._recent_lock:
+                if key in self._recent_uploads:
+                    return self._recent_uploads[key]
         try:
             prompt = self.speech_prompt(question) if bias else None
-            return self.transcriber.transcribe(path, prompt=prompt, max_seconds=self.config.max_audio_seconds)
+            transcript = self.transcriber.transcribe(path, prompt=prompt, max_seconds=self.config.max_audio_seconds)
         finally:
             if delete_after:
                 path.unlink(missing_ok=True)
+        if delete_after:
+            with self._recent_lock:
+                self._recent_uploads[key] = transcript
+                while len(self._recent_uploads) > 64:
+                    self._recent_uploads.popitem(last=False)
+        return transcript
 
     @property
     def transcriber(self) -> Transcriber:

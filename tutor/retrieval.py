@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tutor.index import IndexData, chunk_answer
+from tutor.index import IndexData
 from tutor.models import Embedder
 from tutor.text import STOPWORDS, content_words, normalize, tokenize
 
@@ -156,12 +156,3 @@ def is_follow_up(question: str, known_words: frozenset[str]) -> bool:
     if FOLLOW_UP_OPENERS.match(question.strip()) and len(topical) <= 2:
         return True
     return bool(ANAPHORA & set(words)) and len(topical) <= 1
-
-
-def best_chunk(answer: str, query_vector: np.ndarray, embedder: Embedder) -> str:
-    """The chunk of a long answer nearest the query (used to quote the relevant part)."""
-    chunks = chunk_answer(answer)
-    if len(chunks) == 1:
-        return chunks[0]
-    scores = embedder.embed(chunks) @ query_vector
-    return chunks[int(np.argmax(scores))]

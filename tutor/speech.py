@@ -48,10 +48,6 @@ class Transcript:
     speech_s: float = 0.0
     prompt: str | None = None
 
-    @property
-    def filler_count(self) -> int:
-        return sum(self.fillers.values())
-
 
 def count_fillers(text: str) -> dict[str, int]:
     """Filler words per kind (only the kinds that occur)."""

@@ -5,6 +5,7 @@ Also takes the README's screenshots (docs/screenshots/).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -37,14 +38,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    base = tmp_path_factory.mktemp("app")
+@contextlib.contextmanager
+def running_app(base: Path, *options: str):
+    """The real app (python app.py) on a free port, its index and data in ``base``; yields its URL."""
     port = _free_port()
     env = {**os.environ, "TUTOR_INDEX_DIR": str(base / "index"), "PYTHONUNBUFFERED": "1"}
     log = (base / "app.log").open("w")
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir", str(base / "data")],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir", str(base / "data"),
+                                *options], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -58,9 +59,17 @@ def app_url(tmp_path_factory):
     else:
         process.kill()
         pytest.fail("the app did not start in 180 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("app")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +193,32 @@ def test_oversized_upload_is_refused_with_413(app_url, tmp_path):
         response = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("big.wav", handle, "audio/wav")},
                               timeout=60)
     assert response.status_code == 413
+
+
+def test_each_logged_in_user_sees_only_their_own_progress(browser, tmp_path):
+    with running_app(tmp_path, "--auth", "ana:pw-ana", "--auth", "bo:pw-bo") as url:
+        pages = {}
+        for name in ("ana", "bo"):
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(url)
+            page.get_by_label("username").fill(name)
+            page.get_by_label("password").fill(f"pw-{name}")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#ask-input textarea", timeout=60_000)
+            pages[name] = page
+        ana = pages["ana"]
+        ana.get_by_role("tab", name="Practice").click()
+        ana.click("#practice-random")
+        ana.wait_for_function("document.querySelector('#practice-question').innerText.includes('·')")
+        ana.fill("#practice-answer textarea", "Tensors are n-dimensional arrays that can live on the GPU.")
+        ana.click("#practice-grade")
+        ana.wait_for_function("document.querySelector('#practice-score').innerText.includes('/ 100')",
+                              timeout=60_000)
+        ana.get_by_role("tab", name="Progress").click()
+        ana.wait_for_function("document.body.innerText.includes('1 attempts')", timeout=30_000)
+        bo = pages["bo"]
+        bo.reload()
+        bo.wait_for_selector("#ask-input textarea", timeout=60_000)
+        bo.get_by_role("tab", name="Progress").click()
+        bo.wait_for_function("document.body.innerText.includes('No attempts yet')", timeout=30_000)

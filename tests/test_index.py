@@ -29,7 +29,9 @@ def test_index_describes_itself(fake_tutor, fake_config):
     assert data["items"] == len(fake_tutor.items) and data["passages"] > data["items"]
     assert len(data["corpus_sha256"]) == 64
     names = sorted(p.name for p in fake_config.index_dir.iterdir() if not p.name.startswith("."))
-    assert names == sorted(["manifest.json", *data["files"].values()])
+    caches = [name for name in names if name.startswith("cache-") and name.endswith(".npz")]
+    assert len(caches) == 1  # the embedding cache for this model
+    assert sorted(set(names) - set(caches)) == sorted(["manifest.json", *data["files"].values()])
     assert not any(name.endswith((".pkl", ".pickle")) for name in names)
 
 
@@ -146,3 +148,29 @@ def test_corpus_without_repeated_questions_still_builds_and_grades(tmp_path, cap
     tutor = Tutor.load(config, embedder=HashEmbedder())
     assert "bundled notes" in caplog.text
     assert 0 <= tutor.grade("What is a tensor?", "An array with n dimensions.").score <= 100
+
+
+def test_rebuild_after_a_small_edit_embeds_only_the_new_texts(fake_tutor, fake_config):
+    class Counting(HashEmbedder):
+        embedded = 0
+
+        def embed(self, texts):
+            Counting.embedded += len(texts)
+            return super().embed(texts)
+
+    page = fake_config.corpus_dir / "001_99d5553849eeb96a.txt"
+    page.write_text(page.read_text() + "\n### 51) What is a hook?\n\nA hook is a function called on forward.\n")
+    tutor = Tutor.load(fake_config, embedder=Counting())
+    assert 0 < Counting.embedded < 12  # the new question, its answer, its key points: not the whole corpus
+    assert any(item.question == "What is a hook?" for item in tutor.items)
+    fresh = Tutor.load(Config(corpus_dir=fake_config.corpus_dir, index_dir=fake_config.index_dir / "other",
+                              data_dir=fake_config.data_dir), embedder=HashEmbedder())
+    np.testing.assert_allclose(fresh.index.point_vectors, tutor.index.point_vectors)  # cache changes nothing
+
+
+def test_damaged_embedding_cache_is_ignored(fake_tutor, fake_config):
+    (cache,) = fake_config.index_dir.glob("cache-*.npz")
+    cache.write_bytes(b"garbage")
+    page = fake_config.corpus_dir / "001_99d5553849eeb96a.txt"
+    page.write_text(page.read_text() + "\n### 51) What is a hook?\n\nA callback.\n")
+    assert Tutor.load(fake_config, embedder=HashEmbedder()).ask("what is a hook").hits

@@ -211,9 +211,54 @@ def build_lock(index_dir: Path, timeout_s: float = 300.0):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class CachedEmbedder:
+    """An embedder that remembers every text it embedded for this model in ``index_dir``, so a rebuild
+    after a small corpus edit embeds only the new texts. Stored as NumPy + JSON lines (no pickle)."""
+
+    def __init__(self, embedder: Embedder, index_dir: Path):
+        self.inner = embedder
+        self.name, self.weights, self.dimension = embedder.name, embedder.weights, embedder.dimension
+        key = hashlib.sha256(f"{embedder.name}\0{embedder.weights}".encode()).hexdigest()[:12]
+        # One file, one atomic write: digests and vectors can never disagree after a crash.
+        self.path = index_dir / f"cache-{key}.npz"
+        self.known: dict[str, np.ndarray] = {}
+        self.used: dict[str, np.ndarray] = {}
+        with contextlib.suppress(OSError, ValueError, KeyError, EOFError), \
+                np.load(self.path, allow_pickle=False) as stored:
+            digests, vectors = stored["digests"], stored["vectors"]
+            if len(vectors) == len(digests) and vectors.shape[1:] == (self.dimension,):
+                self.known = dict(zip(digests.tolist(), vectors, strict=True))
+
+    @staticmethod
+    def _digest(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        digests = [self._digest(t) for t in texts]
+        missing = {d: t for d, t in zip(digests, texts, strict=True) if d not in self.known}
+        if missing:
+            self.known.update(zip(missing, self.inner.embed(list(missing.values())), strict=True))
+        self.used.update((d, self.known[d]) for d in digests)
+        return np.vstack([self.known[d] for d in digests]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def save(self) -> None:
+        """Keep the vectors this build used (older ones are dropped), atomically."""
+        digests = np.array(list(self.used), dtype="<U40")
+        vectors = np.vstack([self.used[d] for d in digests]).astype(np.float32) if len(digests) else \
+            np.zeros((0, self.dimension), np.float32)
+
+        def write(path: Path) -> None:
+            with path.open("wb") as handle:
+                np.savez(handle, digests=digests, vectors=vectors)
+
+        _atomic_write(self.path, write)
+
+
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progress: bool = True) -> IndexData:
     """Parse, embed and write the index atomically; returns it loaded."""
     items = load_corpus(corpus_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    embedder = CachedEmbedder(embedder, index_dir)
     texts, rows = passages(items)
     vectors = _embed_with_progress(embedder, texts, progress)
     question_rows = np.searchsorted(np.asarray(rows), np.arange(len(items)))  # each item's first passage
@@ -234,7 +279,6 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
              "points": f"points-{key}.npy", "point_items": f"pointitems-{key}.npy",
              "answers": f"answers-{key}.npy"}
     faiss_index = make_faiss_index(vectors)
-    index_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
     row_array = np.asarray(rows, dtype=np.int32)
     arrays = {"rows": row_array, "points": point_vectors.astype(np.float32), "point_items": point_items,
@@ -249,6 +293,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     _atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))
+    embedder.save()  # after the manifest: a cache never refers to an index, so order only matters for speed
     _remove_unreferenced(index_dir, set(files.values()))
     log.info("Built index: %d items, %d passages (%s)", len(items), len(rows), manifest["index_type"])
     return IndexData(items, groups, row_array, faiss_index, manifest, point_items, point_vectors, answer_vectors)

@@ -20,7 +20,7 @@ from tutor.grading import Grade
 from tutor.progress import RATINGS, ProgressStore, rating_for
 from tutor.speech import Transcript
 from tutor.text import excerpt
-from tutor.tutor import Reply, Tutor, inert
+from tutor.tutor import Tutor, inert
 
 ALL_TOPICS = "All topics"
 
@@ -56,20 +56,9 @@ class Handlers:
         except TutorError as exc:
             return history + [{"role": "assistant", "content": inert(str(exc))}], []
         shown_question = inert(" ".join(str(question).split())[:2000])
-        return history + [{"role": "user", "content": shown_question},
-                          {"role": "assistant", "content": self.render_reply(reply)}], reply.suggestions
-
-    def render_reply(self, reply: Reply) -> str:
-        if not reply.confident or not reply.hits:
-            return reply.text
-        best = reply.hits[0]
-        others = [h for h in reply.hits[1:] if self.tutor.group_of(h.id) == self.tutor.group_of(best.id)]
-        parts = [f"**{inert(best.question or best.title)}**", "", inert(best.answer), "",
-                 f"*Source: {inert(best.citation)}*"]
-        for hit in others:
-            parts += ["", f"<details><summary>Also answered in {html.escape(hit.citation)}</summary>", "",
-                      inert(hit.answer), "", "</details>"]
-        return "\n".join(parts)
+        answer = self.tutor.render(reply.hits, reply.confident, fold=True)
+        turn = [{"role": "user", "content": shown_question}, {"role": "assistant", "content": answer}]
+        return history + turn, reply.suggestions
 
     # ---- practice -------------------------------------------------------------------------------
     def topics(self) -> list[str]:

@@ -164,7 +164,7 @@ class Tutor:
         confident = self.is_confident(evidence)
         hits = self._hits(ranked, k)
         suggestions = self._suggestions(ranked, hits)
-        text = self._render(question, hits, confident, suggestions)
+        text = self.render(hits, confident, suggestions)
         return Reply(text, confident, hits, query, follow_up, suggestions, evidence)
 
     def _retrieve(self, query: str, k: int) -> tuple[list[Scored], Evidence]:
@@ -210,7 +210,9 @@ class Tutor:
                 break
         return out
 
-    def _render(self, question: str, hits: list[Hit], confident: bool, suggestions: list[str]) -> str:
+    def render(self, hits: list[Hit], confident: bool, suggestions: list[str] = (), *, fold: bool = False) -> str:
+        """A reply as Markdown: the best answer with its source, then the other pages' answers to the same
+        question, as excerpts or (``fold``, for the browser) in full inside folded ``<details>``."""
         if not hits:
             return "My notes are empty, so I cannot answer that."
         if not confident:
@@ -221,7 +223,11 @@ class Tutor:
         same = [h for h in hits[1:] if self.group_of(h.id) == self.group_of(best.id)]
         parts = [f"**{inert(best.question or best.title)}**", "", inert(best.answer), "",
                  f"*Source: {inert(best.citation)}*"]
-        if same:
+        if same and fold:
+            for hit in same:
+                parts += ["", f"<details><summary>Also answered in {inert(hit.citation)}</summary>", "",
+                          inert(hit.answer), "", "</details>"]
+        elif same:
             parts += ["", f"**Also answered on {len(same)} other page{'s' if len(same) > 1 else ''}:**"]
             parts += [f"- *{inert(h.citation)}*: {inert(excerpt(h.answer))}" for h in same]
         if suggestions:

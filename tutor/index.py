@@ -266,12 +266,12 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     from tutor.grading import calibrate, key_points
 
     calibration = calibrate(items, groups, embedder)
-    point_items = np.asarray([i for i, item in enumerate(items) if item.answer for _ in key_points(item.answer)],
-                             dtype=np.int32)
-    point_vectors = embedder.embed([p for item in items if item.answer for p in key_points(item.answer)]) \
-        if len(point_items) else np.zeros((0, embedder.dimension), np.float32)
-    answer_vectors = np.zeros((len(items), embedder.dimension), np.float32)
     answered = [i for i, item in enumerate(items) if item.answer]
+    points = [(i, point) for i in answered for point in key_points(items[i].answer)]
+    point_items = np.asarray([i for i, _ in points], dtype=np.int32)
+    point_vectors = embedder.embed([point for _, point in points]) if points \
+        else np.zeros((0, embedder.dimension), np.float32)
+    answer_vectors = np.zeros((len(items), embedder.dimension), np.float32)
     answer_vectors[answered] = embedder.embed([items[i].answer for i in answered])
     manifest = expected_manifest(corpus_dir, embedder)
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]

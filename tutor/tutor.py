@@ -168,8 +168,7 @@ class Tutor:
         return Reply(text, confident, hits, query, follow_up, suggestions, evidence)
 
     def _retrieve(self, query: str, k: int) -> tuple[list[Scored], Evidence]:
-        repaired = self.retriever.repair_spelling(query)
-        ranked = self.retriever.search(repaired, k=max(k, 8))
+        ranked = self.retriever.search(query, k=max(k, 8))  # search repairs spelling itself
         return ranked, self.retriever.evidence(query, ranked)
 
     @staticmethod
@@ -260,7 +259,7 @@ class Tutor:
             answered = [self.items[p] for p in group if self.items[p].answer]
             if answered:
                 return [_reference(it) for it in answered], item.prompt, False
-        ranked = self.retriever.search(self.retriever.repair_spelling(question), k=3)
+        ranked = self.retriever.search(question, k=3)
         top = ranked[0].score if ranked else 0.0
         closest = [self.items[s.position] for s in ranked if s.score >= 0.8 * top]
         return [_reference(it) for it in closest], item.prompt if item else None, True

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.scale import QUERIES, synthetic_corpus  # noqa: E402
 from tutor.corpus import load_corpus  # noqa: E402
-from tutor.index import FLAT_LIMIT, make_faiss_index, passages  # noqa: E402
+from tutor.index import FLAT_LIMIT, make_faiss_index  # noqa: E402
+from tutor.passages import build_passages  # noqa: E402
 from tutor.models import SentenceEmbedder  # noqa: E402
 
 
@@ -42,7 +43,7 @@ def main() -> None:
     embedder = SentenceEmbedder()
     with tempfile.TemporaryDirectory() as folder:
         synthetic_corpus(Path(folder) / "c", 1000)
-        texts, _ = passages(load_corpus(Path(folder) / "c"))
+        texts = [p.text for p in build_passages(load_corpus(Path(folder) / "c"))]
     base = embedder.embed(texts)
     queries = np.vstack([embedder.embed(QUERIES), derived(base, 188, seed=99)])
     print(f"FLAT_LIMIT = {FLAT_LIMIT:,} passages; {len(queries)} queries\n")

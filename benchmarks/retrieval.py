@@ -1,13 +1,18 @@
-"""Retrieval quality: hit@1, hit@3 and MRR for dense-only, BM25-only and the hybrid, plus follow-ups and
-the confidence decision (out-of-scope flagged, in-scope kept confident).
+"""Retrieval quality: hit@1, hit@3 and MRR for dense-only, BM25-only and the hybrid, on questions and
+follow-ups, and the confusion of the confidence decision — on the blind set and the older one.
 
-    python benchmarks/retrieval.py            # the held-out test set
-    python benchmarks/retrieval.py --split dev
+The blind set (``data/retrieval_blind.json``) was written apart from the code and split by item into dev
+and test (``benchmarks/split_eval.py``). Tune on dev; report test, once per change, next to dev.
+
+    python benchmarks/retrieval.py                 # test split
+    python benchmarks/retrieval.py --split dev     # what tuning may look at
+    python benchmarks/retrieval.py --split dev --show-misses
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import statistics
 import sys
@@ -18,72 +23,116 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tutor import Tutor  # noqa: E402
 
+DATA = Path(__file__).parent / "data"
 
-def ranks(tutor: Tutor, cases: list[dict], follow_ups: bool = False) -> tuple[list, list[bool], list[float]]:
-    """Rank (1-based) of the first gold item among each reply's hits, its confidence, and its latency."""
-    out, confident, latency = [], [], []
+
+def load_sets(split: str) -> dict[str, dict]:
+    """The blind set's split and the older hand-written set of the same name, in one shape."""
+    blind = json.loads((DATA / "retrieval_blind.json").read_text())
+    legacy = json.loads((DATA / f"retrieval_{split}.json").read_text())
+    return {
+        "blind": {
+            "in_scope": [c for c in blind["in_scope"] if c["split"] == split],
+            "follow_ups": [c for c in blind["follow_ups"] if c["split"] == split],
+            "out_of_scope": [c for c in blind["out_of_scope"] if c["split"] == split],
+        },
+        "older": {
+            "in_scope": [{**c, "register": "older"} for c in legacy["in_scope"]],
+            "follow_ups": [{**c, "kind": "older"} for c in legacy["follow_ups"]],
+            "out_of_scope": [{"q": q, "kind": "older", "category": "older"} for q in legacy["out_of_scope"]],
+        },
+    }
+
+
+def run(tutor: Tutor, cases: list[dict]) -> list[dict]:
+    """Ask each case (with its history) and record the gold item's rank, the decision and the latency."""
+    out = []
     for case in cases:
-        history = [{"role": "user", "content": h} for h in case.get("history", [])] if follow_ups else None
+        history = [{"role": "user", "content": h} for h in case.get("history", [])]
         started = time.perf_counter()
-        reply = tutor.ask(case["q"], history=history, k=5)
-        latency.append(time.perf_counter() - started)
+        reply = tutor.ask(case["q"], history=history or None, k=5)
+        elapsed = time.perf_counter() - started
         ids = [hit.id for hit in reply.hits]
-        out.append(next((r + 1 for r, item_id in enumerate(ids) if item_id in case["gold"]), None))
-        confident.append(reply.confident)
-    return out, confident, latency
+        rank = next((r + 1 for r, item_id in enumerate(ids) if item_id in case.get("gold", ())), None)
+        out.append({"case": case, "rank": rank, "confident": reply.confident, "seconds": elapsed,
+                    "ids": ids[:3], "reply": reply})
+    return out
 
 
-def metrics(found: list[int | None]) -> tuple[float, float, float]:
-    n = len(found)
-    hit1 = sum(r == 1 for r in found) / n
-    hit3 = sum(r is not None and r <= 3 for r in found) / n
-    mrr = sum(1 / r for r in found if r) / n
+def metrics(results: list[dict]) -> tuple[float, float, float]:
+    n = len(results) or 1
+    hit1 = sum(r["rank"] == 1 for r in results) / n
+    hit3 = sum(r["rank"] is not None and r["rank"] <= 3 for r in results) / n
+    mrr = sum(1 / r["rank"] for r in results if r["rank"]) / n
     return hit1, hit3, mrr
+
+
+def share(flags: list[bool]) -> str:
+    return f"{sum(flags)}/{len(flags)} = {sum(flags) / max(len(flags), 1):.3f}"
+
+
+def report(tutor: Tutor, name: str, data: dict, show_misses: bool) -> None:
+    print(f"\n## {name}: {len(data['in_scope'])} questions, {len(data['follow_ups'])} follow-ups, "
+          f"{len(data['out_of_scope'])} out-of-scope\n")
+    print("| retriever | set | hit@1 | hit@3 | MRR |")
+    print("|---|---|---|---|---|")
+    results = {}
+    for mode in ("dense", "lexical", "hybrid"):
+        tutor.retriever.mode = mode
+        for label, key in (("questions", "in_scope"), ("follow-ups", "follow_ups")):
+            results[mode, key] = run(tutor, data[key])
+            h1, h3, mrr = metrics(results[mode, key])
+            shown = {"lexical": "BM25", "hybrid": "**hybrid**"}.get(mode, mode)
+            print(f"| {shown} | {label} | {h1:.3f} | {h3:.3f} | {mrr:.3f} |")
+    tutor.retriever.mode = "hybrid"
+    questions, follow_ups = results["hybrid", "in_scope"], results["hybrid", "follow_ups"]
+    for title, rows, field in (("register", questions, "register"), ("follow-up kind", follow_ups, "kind")):
+        groups = collections.defaultdict(list)
+        for row in rows:
+            groups[row["case"].get(field, "-")].append(row)
+        cells = ", ".join(f"{g} {metrics(r)[0]:.2f} ({len(r)})" for g, r in sorted(groups.items()))
+        print(f"\nhit@1 by {title} (hybrid): {cells}")
+    outside = run(tutor, data["out_of_scope"])
+    print("\nConfidence decision (hybrid):\n")
+    print("| | answered | refused as not covered |")
+    print("|---|---|---|")
+    answered = [r["confident"] for r in questions]
+    print(f"| in-scope questions | {sum(answered)} | {len(answered) - sum(answered)} |")
+    for kind in sorted({r["case"]["kind"] for r in outside}):
+        flags = [r["confident"] for r in outside if r["case"]["kind"] == kind]
+        print(f"| out-of-scope, {kind} | {sum(flags)} | {len(flags) - sum(flags)} |")
+    print(f"\nin-scope answered: {share(answered)}; out-of-scope flagged: "
+          f"{share([not r['confident'] for r in outside])}", end="")
+    near = [not r["confident"] for r in outside if r["case"]["kind"] == "near_miss"]
+    print(f"; near misses flagged: {share(near)}" if near else "")
+    latency = [r["seconds"] for r in questions]
+    print(f"ask() latency, {len(latency)} questions: median {statistics.median(latency) * 1000:.1f} ms")
+    if show_misses:
+        for row in questions + follow_ups:
+            if row["rank"] != 1 or not row["confident"]:
+                case, reply = row["case"], row["reply"]
+                print(f"  [{case.get('register') or case.get('kind')}] rank={row['rank']} p={reply.probability} "
+                      f"{case.get('history', '')} {case['q']!r} gold={case['gold'][:3]} got={row['ids']} "
+                      f"lean={reply.follow_up}")
+        for row in outside:
+            if row["confident"]:
+                reply = row["reply"]
+                print(f"  [oos {row['case']['category']}] p={reply.probability} {row['case']['q']!r} "
+                      f"got={row['ids'][:1]} {tutor.decision.explain(reply.evidence)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=["test", "dev"], default="test")
+    parser.add_argument("--set", choices=["blind", "older", "both"], default="both")
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
-    data = json.loads((Path(__file__).parent / "data" / f"retrieval_{args.split}.json").read_text())
     tutor = Tutor.load()
-    print(f"Split: {args.split} — {len(data['in_scope'])} in-scope, {len(data['follow_ups'])} follow-ups, "
-          f"{len(data['out_of_scope'])} out-of-scope\n")
-    print(f"| {'retriever':<10} | {'set':<10} | hit@1 | hit@3 |  MRR  |")
-    print(f"|{'-' * 12}|{'-' * 12}|-------|-------|-------|")
-    results = {}
-    for mode in ("dense", "lexical", "hybrid"):
-        tutor.retriever.mode = mode
-        for name, cases, follow in (("questions", data["in_scope"], False), ("follow-ups", data["follow_ups"], True)):
-            found, confident, latency = ranks(tutor, cases, follow)
-            results[mode, name] = (found, confident, latency)
-            h1, h3, mrr = metrics(found)
-            label = "BM25" if mode == "lexical" else mode
-            print(f"| {label:<10} | {name:<10} | {h1:.3f} | {h3:.3f} | {mrr:.3f} |")
-    tutor.retriever.mode = "hybrid"
-    flagged = [not tutor.ask(q).confident for q in data["out_of_scope"]]
-    in_conf = results["hybrid", "questions"][1]
-    latency = results["hybrid", "questions"][2]
-    print("\nConfidence decision (hybrid):")
-    print(f"  out-of-scope flagged:     {sum(flagged)}/{len(flagged)} = {sum(flagged) / len(flagged):.3f}")
-    print(f"  in-scope kept confident:  {sum(in_conf)}/{len(in_conf)} = {sum(in_conf) / len(in_conf):.3f}")
-    print(f"\nask() latency, hybrid, {len(latency)} questions: median {statistics.median(latency) * 1000:.1f} ms, "
-          f"p95 {sorted(latency)[int(0.95 * len(latency)) - 1] * 1000:.1f} ms")
-    if args.show_misses:
-        for (mode, name), (found, confident, _) in results.items():
-            if mode != "hybrid":
-                continue
-            cases = data["in_scope"] if name == "questions" else data["follow_ups"]
-            for case, rank, conf in zip(cases, found, confident, strict=True):
-                if rank != 1 or not conf:
-                    history = [{"role": "user", "content": h} for h in case.get("history", [])]
-                    reply = tutor.ask(case["q"], history=history)
-                    print(f"  [{name}] rank={rank} confident={conf} {case['q']!r} -> {[h.id for h in reply.hits[:3]]} "
-                          f"{reply.evidence}")
-        for q, flag in zip(data["out_of_scope"], flagged, strict=True):
-            if not flag:
-                print(f"  [oos] confident: {q!r} {tutor.ask(q).evidence}")
+    print(f"Split: {args.split}. Confidence decision fitted on {tutor.decision.fitted_on} dev questions: "
+          f"{tutor.decision.explain_weights()}")
+    for name, data in load_sets(args.split).items():
+        if args.set in (name, "both"):
+            report(tutor, f"{name} set, {args.split} split", data, args.show_misses)
 
 
 if __name__ == "__main__":

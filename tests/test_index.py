@@ -14,7 +14,8 @@ import pytest
 
 from tutor import Tutor
 from tutor.config import Config
-from tutor.index import FORMAT_VERSION, load_or_build, passages
+from tutor.index import FORMAT_VERSION, load_or_build
+from tutor.passages import build_passages
 from tutor.models import HashEmbedder
 
 
@@ -131,7 +132,7 @@ def test_two_builds_at_once_wait_for_each_other(fake_config):
 
 def test_faiss_search_matches_numpy_brute_force(fake_tutor):
     index = fake_tutor.index
-    texts, _ = passages(index.items)
+    texts = [p.text for p in build_passages(index.items)]
     vectors = HashEmbedder().embed(texts)
     query = HashEmbedder().embed(["how do I clear gradients before backward"])
     scores, ids = index.faiss_index.search(query, 10)

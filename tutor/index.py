@@ -3,8 +3,9 @@
 Layout (no pickle anywhere)::
 
     index/manifest.json          format, model name and weight hash, dimension, corpus hash, counts, file names
-    index/vectors-<key>.faiss    one row per passage: each item's question, and its answer in chunks
+    index/vectors-<key>.faiss    one row per passage: each item's question, whole answer and answer parts
     index/rows-<key>.npy         passage row -> item position
+    index/spans-<key>.npy        passage row -> kind (question, answer, part) and the part's span in the answer
     index/items-<key>.jsonl      the parsed items, each with its question group
 
 Data files carry a content key in their names and the manifest is replaced last, atomically: a build
@@ -31,14 +32,14 @@ import numpy as np
 from tutor.corpus import Item, corpus_hash, load_corpus
 from tutor.errors import IndexMismatch, TutorError
 from tutor.models import Embedder
+from tutor.passages import build_passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 # Two pages ask the same question when their question embeddings are at least this close.
 SAME_QUESTION_COSINE = 0.80
 MUTUAL_COSINE = 0.78
-CHUNK_WORDS = 90
 FLAT_LIMIT = 50_000  # beyond this many passages an HNSW graph replaces exact search
 
 
@@ -50,6 +51,7 @@ class IndexData:
     items: list[Item]
     groups: list[int]
     rows: np.ndarray
+    spans: np.ndarray  # passage row -> (kind, start, end); see tutor.passages
     faiss_index: object
     manifest: dict
     point_items: np.ndarray  # key point -> item position
@@ -72,33 +74,6 @@ class IndexData:
     @property
     def dimension(self) -> int:
         return int(self.manifest["dimension"])
-
-
-def chunk_answer(answer: str, words_per_chunk: int = CHUNK_WORDS) -> list[str]:
-    """Split an answer at line boundaries into chunks of about ``words_per_chunk`` words."""
-    chunks, current, count = [], [], 0
-    for line in answer.splitlines():
-        n = len(line.split())
-        if current and count + n > words_per_chunk:
-            chunks.append("\n".join(current))
-            current, count = [], 0
-        current.append(line)
-        count += n
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
-
-
-def passages(items: list[Item]) -> tuple[list[str], list[int]]:
-    """Texts to embed and, for each, the position of its item."""
-    texts, rows = [], []
-    for position, item in enumerate(items):
-        texts.append(item.prompt)
-        rows.append(position)
-        for chunk in chunk_answer(item.answer or ""):
-            texts.append(f"{item.prompt}\n{chunk}")
-            rows.append(position)
-    return texts, rows
 
 
 def group_questions(items: list[Item], question_vectors: np.ndarray, neighbours: int = 64) -> list[int]:
@@ -178,11 +153,13 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def expected_manifest(corpus_dir: Path, embedder: Embedder) -> dict:
+    from tutor.confidence import fit_data_sha256
     from tutor.grading import CALIBRATION_VERSION
 
     return {
         "format_version": FORMAT_VERSION,
         "calibration_version": CALIBRATION_VERSION,
+        "confidence_fit_sha256": fit_data_sha256(),
         "model": embedder.name,
         "model_weights_sha256": embedder.weights,
         "dimension": embedder.dimension,
@@ -259,7 +236,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     items = load_corpus(corpus_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     embedder = CachedEmbedder(embedder, index_dir)
-    texts, rows = passages(items)
+    passages = build_passages(items)
+    texts, rows = [p.text for p in passages], [p.item for p in passages]
     vectors = _embed_with_progress(embedder, texts, progress)
     question_rows = np.searchsorted(np.asarray(rows), np.arange(len(items)))  # each item's first passage
     groups = group_questions(items, vectors[question_rows])
@@ -275,28 +253,35 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     answer_vectors[answered] = embedder.embed([items[i].answer for i in answered])
     manifest = expected_manifest(corpus_dir, embedder)
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]
-    files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "items": f"items-{key}.jsonl",
+    files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "spans": f"spans-{key}.npy",
+             "items": f"items-{key}.jsonl",
              "points": f"points-{key}.npy", "point_items": f"pointitems-{key}.npy",
              "answers": f"answers-{key}.npy"}
     faiss_index = make_faiss_index(vectors)
     _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
     row_array = np.asarray(rows, dtype=np.int32)
-    arrays = {"rows": row_array, "points": point_vectors.astype(np.float32), "point_items": point_items,
+    span_array = np.asarray([(p.kind, p.start, p.end) for p in passages], dtype=np.int32).reshape(-1, 3)
+    arrays = {"rows": row_array, "spans": span_array, "points": point_vectors.astype(np.float32), "point_items": point_items,
               "answers": answer_vectors}
     for name, array in arrays.items():
         _atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
+    data = IndexData(items, groups, row_array, span_array, faiss_index, manifest, point_items, point_vectors,
+                     answer_vectors)
+    from tutor.confidence import fit_for_index
+
+    decision = fit_for_index(data, embedder)
     lines = "".join(json.dumps({**item.to_json(), "group": g}) + "\n" for item, g in zip(items, groups, strict=True))
     _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
     manifest.update(
         items=len(items), passages=len(rows), index_type=type(faiss_index).__name__, files=files,
-        grading_calibration=dataclasses.asdict(calibration),
+        grading_calibration=dataclasses.asdict(calibration), confidence=decision.to_json(),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     _atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))
     embedder.save()  # after the manifest: a cache never refers to an index, so order only matters for speed
     _remove_unreferenced(index_dir, set(files.values()))
     log.info("Built index: %d items, %d passages (%s)", len(items), len(rows), manifest["index_type"])
-    return IndexData(items, groups, row_array, faiss_index, manifest, point_items, point_vectors, answer_vectors)
+    return data
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -319,7 +304,7 @@ def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -
 
 def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
     for path in index_dir.iterdir():
-        if re.match(r"(vectors|rows|items|points|pointitems|answers)-[0-9a-f]+\.", path.name) and path.name not in keep:
+        if re.match(r"(vectors|rows|spans|items|points|pointitems|answers)-[0-9a-f]+\.", path.name) and path.name not in keep:
             with contextlib.suppress(OSError):
                 path.unlink()
 
@@ -346,6 +331,7 @@ def load_index(index_dir: Path, expected: dict) -> IndexData:
     try:
         faiss_index = _faiss().read_index(str(index_dir / files["vectors"]))
         rows = np.load(index_dir / files["rows"], allow_pickle=False)
+        spans = np.load(index_dir / files["spans"], allow_pickle=False)
         point_vectors = np.load(index_dir / files["points"], allow_pickle=False)
         point_items = np.load(index_dir / files["point_items"], allow_pickle=False)
         answer_vectors = np.load(index_dir / files["answers"], allow_pickle=False)
@@ -354,11 +340,11 @@ def load_index(index_dir: Path, expected: dict) -> IndexData:
         items = [Item.from_json(record) for record in records]
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexMismatch(f"The index files in {index_dir} are damaged ({exc}).") from exc
-    if faiss_index.ntotal != manifest["passages"] or len(rows) != manifest["passages"] \
+    if faiss_index.ntotal != manifest["passages"] or len(rows) != manifest["passages"] or len(spans) != len(rows) \
             or len(items) != manifest["items"] or faiss_index.d != manifest["dimension"] \
             or len(point_vectors) != len(point_items) or len(answer_vectors) != len(items):
         raise IndexMismatch(f"The index files in {index_dir} are truncated or do not match their manifest.")
-    return IndexData(items, groups, rows, faiss_index, manifest, point_items, point_vectors, answer_vectors)
+    return IndexData(items, groups, rows, spans, faiss_index, manifest, point_items, point_vectors, answer_vectors)
 
 
 def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebuild: bool = False) -> IndexData:

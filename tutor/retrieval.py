@@ -1,8 +1,10 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused per item, plus the confidence decision.
+"""Hybrid retrieval: dense (FAISS over passages) and lexical (BM25 over items) scores fused per item.
 
-Dense similarity finds paraphrases; BM25 over identifier-aware tokens finds exact names such as
-``zero_grad`` or ``CTCLoss``. Scores are fused per item (not per passage), so an item matched by its
-question and by a chunk of its answer counts once.
+Dense similarity finds paraphrases; BM25 over normalised search terms (``tutor.terms``) finds exact names
+such as ``zero_grad`` or ``CTCLoss`` and meets ``mini-batch`` with ``minibatch``. Each item has several
+passages (``tutor.passages``): its question, its whole answer and the answer's parts. An item's dense score
+is its best passage plus a share of its second best, so one sentence deep inside a long answer can carry
+the item, and an item matched twice outranks one matched once by a stray sentence.
 """
 
 from __future__ import annotations
@@ -17,38 +19,29 @@ import numpy as np
 
 from tutor.index import IndexData
 from tutor.models import Embedder
-from tutor.text import STOPWORDS, content_words, normalize, tokenize
+from tutor.passages import PART
+from tutor.terms import expand, search_terms, word_terms
+from tutor.text import content_words
 
-# Weight of the (per-query normalised) BM25 score next to the cosine similarity.
-LEXICAL_WEIGHT = 0.35
-DENSE_CANDIDATES = 64
+# Chosen on the dev split (benchmarks/retrieval.py --split dev); see docs/PERFORMANCE.md.
+LEXICAL_WEIGHT = 0.35  # of the (per-query normalised) BM25 score next to the dense score
+SECOND_PASSAGE_SHARE = 0.3  # of an item's second-best passage cosine added to its best
+DENSE_CANDIDATES = 256
+LONG_QUESTION_WORDS = 25  # a question this long, of several sentences, is also searched sentence by sentence
+MAX_QUERY_SENTENCES = 6
+SENTENCE_SHARE = 0.5  # of the best sentence's dense score in a long question's dense score
+_QUERY_SENTENCE = re.compile(r"(?<=[.?!;])\s+|\s+(?=but |so |and then )")
 
 
 @dataclass(frozen=True)
 class Scored:
-    """One item's retrieval evidence for a query."""
+    """One item's retrieval evidence for a query; ``passage`` is its best passage row in the index."""
 
     position: int
     score: float
     dense: float
     lexical: float
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the confidence decision looks at, for one query.
-
-    Attributes:
-        dense_top: best cosine between the query and any passage.
-        coverage: share of the query's content words that the notes use anywhere.
-        overlap: share of the query's content words found inside the best item.
-        unknown_words: content words the notes never use (after spelling repair).
-    """
-
-    dense_top: float
-    coverage: float
-    overlap: float
-    unknown_words: tuple[str, ...]
+    passage: int = -1
 
 
 class Retriever:
@@ -62,15 +55,24 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.answered = np.array([i for i, item in enumerate(index.items) if item.answer], dtype=np.int64)
+        self.slot = np.full(len(index.items), -1, dtype=np.int64)  # item position -> row in self.answered
+        self.slot[self.answered] = np.arange(len(self.answered))
         documents = [self._document(index.items[i]) for i in self.answered]
+        terms = [search_terms(doc) for doc in documents]
         self.bm25 = bm25s.BM25()
-        self.bm25.index([tokenize(doc) or ["_"] for doc in documents], show_progress=False)
-        # Every word the notes use, for spelling repair and for judging coverage.
+        self.bm25.index([t or ["_"] for t in terms], show_progress=False)
+        # Every word the notes use, for spelling repair; every term, for judging coverage.
         self.words = sorted({w for doc in documents for w in content_words(doc)} |
                             {w for item in index.items for w in content_words(item.prompt)})
         self.word_set = frozenset(self.words)
-        self.stems = frozenset(t for doc in documents for t in tokenize(doc))
-        self.item_stems = {int(i): frozenset(tokenize(doc)) for i, doc in zip(self.answered, documents, strict=True)}
+        self.item_terms = {int(i): frozenset(t) for i, t in zip(self.answered, terms, strict=True)}
+        frequency: dict[str, int] = {}
+        for item_terms in self.item_terms.values():
+            for term in item_terms:
+                frequency[term] = frequency.get(term, 0) + 1
+        n = max(len(self.answered), 1)
+        self.idf = {term: float(np.log((n + 1) / (df + 1)) + 1.0) for term, df in frequency.items()}
+        self.unseen_idf = float(np.log(n + 1) + 1.0)
 
     @staticmethod
     def _document(item) -> str:
@@ -89,70 +91,76 @@ class Retriever:
         return re.sub(r"[A-Za-z]{4,}", lambda m: self.correct(m.group(0).lower()) if
                       m.group(0).lower() not in self.word_set else m.group(0), text)
 
-    def evidence(self, text: str, ranked: list[Scored]) -> Evidence:
-        """How much of the query the notes know: anywhere (coverage), and inside the best item (overlap).
+    def query_text(self, text: str) -> str:
+        """What is embedded and matched for a question: spelling repaired, abbreviations expanded."""
+        return expand(self.repair_spelling(text))
 
-        Overlap is measured on the best item only: measured over the top three it let "speed of light"
-        and "b-tree" through on the dev set (each shares one common word with some item)."""
-        words, stems = [], []
-        for word in content_words(text):
-            stem = tokenize(self.correct(word))
-            if len(word) > 2 and stem:  # "explained" stems to a stopword: it says nothing of the topic
-                words.append(word)
-                stems.append(stem[0])
-        unknown = tuple(w for w, s in zip(words, stems, strict=True) if s not in self.stems)
-        coverage = 1.0 - len(unknown) / len(words) if words else 0.0
-        in_best = self.item_stems.get(ranked[0].position, frozenset()) if ranked else frozenset()
-        overlap = sum(s in in_best for s in stems) / len(stems) if stems else 0.0
-        return Evidence(ranked[0].dense if ranked else 0.0, coverage, overlap, unknown)
+    def word_weights(self, text: str) -> list[tuple[str, float, frozenset[str]]]:
+        """Each content word of a (repaired) question with its weight (IDF in the notes; a word the notes
+        never use weighs the most) and the terms that stand for it."""
+        out = []
+        for word, terms in word_terms(text):
+            known = [self.idf[t] for t in terms if t in self.idf]
+            out.append((word, min(known) if known else self.unseen_idf, frozenset(terms)))
+        return out
 
-    def search(self, text: str, k: int = 10, vector: np.ndarray | None = None) -> list[Scored]:
-        """Items best first, with fused, dense and lexical scores."""
-        text = self.repair_spelling(text)
-        if vector is None:
-            vector = self.embedder.embed([text])[0]
-        dense = self._dense(vector)
-        lexical = self._lexical(text)
+    def query_texts(self, text: str) -> list[str]:
+        """What to embed for a question: the whole (repaired, expanded) question, then — for a long question
+        of several sentences — each sentence, so the one sentence that asks is not drowned by the context
+        around it."""
+        query = self.query_text(text)
+        sentences = [s for s in _QUERY_SENTENCE.split(query) if len(s.split()) >= 3]
+        if len(query.split()) < LONG_QUESTION_WORDS or len(sentences) < 2:
+            return [query]
+        return [query, *sentences[:MAX_QUERY_SENTENCES]]
+
+    def search(self, text: str, k: int = 10, vectors: np.ndarray | None = None) -> list[Scored]:
+        """Items best first, with fused, dense and lexical scores (``text`` is repaired here).
+
+        ``vectors``: the embeddings of ``query_texts(text)``, when the caller embedded them in a batch."""
+        query = self.query_text(text)
+        if vectors is None:
+            vectors = self.embedder.embed(self.query_texts(text))
+        vectors = np.atleast_2d(vectors)
+        dense, best_rows = self._dense(vectors[0])
+        if len(vectors) > 1:
+            # The best-matching sentence counts next to the whole question.
+            per_sentence = [self._dense(v) for v in vectors[1:]]
+            sentence_best = np.max([d for d, _ in per_sentence], axis=0)
+            dense = (1 - SENTENCE_SHARE) * dense + SENTENCE_SHARE * np.maximum(dense, sentence_best)
+        lexical = self._lexical(query)
         weights = {"hybrid": (1.0, LEXICAL_WEIGHT), "dense": (1.0, 0.0), "lexical": (0.0, 1.0)}[self.mode]
         fused = weights[0] * dense + weights[1] * lexical
         order = np.argsort(-fused, kind="stable")[:k]
-        return [Scored(int(self.answered[o]), float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
+        return [Scored(int(self.answered[o]), float(fused[o]), float(dense[o]), float(lexical[o]), int(best_rows[o]))
+                for o in order]
 
-    def _dense(self, vector: np.ndarray) -> np.ndarray:
-        """Best cosine per answered item over its passages (question and answer chunks)."""
+    def _dense(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per answered item: best passage cosine plus ``SECOND_PASSAGE_SHARE`` of the second best, and the
+        best passage's row."""
         faiss_index = self.index.faiss_index
         k = min(DENSE_CANDIDATES, faiss_index.ntotal)
         scores, ids = faiss_index.search(vector.reshape(1, -1).astype(np.float32), k)
-        best = np.zeros(len(self.index.items), dtype=np.float32)
-        for score, row in zip(scores[0], ids[0], strict=True):
-            if row >= 0:
-                position = self.index.rows[row]
-                best[position] = max(best[position], score)
-        return best[self.answered]
+        n = len(self.answered)
+        best, second = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        best_rows = np.full(n, -1, dtype=np.int64)
+        for score, row in zip(scores[0], ids[0], strict=True):  # best first
+            slot = self.slot[self.index.rows[row]] if row >= 0 else -1
+            if slot < 0:
+                continue
+            if best_rows[slot] < 0:
+                best[slot], best_rows[slot] = score, row
+            elif second[slot] == 0:
+                second[slot] = score
+        return best + SECOND_PASSAGE_SHARE * second, best_rows
 
-    def _lexical(self, text: str) -> np.ndarray:
-        terms = [t for t in tokenize(text) if t in self.stems]
+    def _lexical(self, query: str) -> np.ndarray:
+        terms = [t for t in search_terms(query) if t in self.idf]
         if not terms:
             return np.zeros(len(self.answered), dtype=np.float32)
         scores = np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
         top = scores.max()
         return scores / top if top > 0 else scores
 
-
-FOLLOW_UP_OPENERS = re.compile(
-    r"^(and|what about|how about|also|but|so|then|ok|okay|why|same|what if|which one|is it|does it|"
-    r"can it|should it|in that case)\b", re.IGNORECASE
-)
-ANAPHORA = frozenset(
-    ["it", "its", "it's", "that", "this", "they", "them", "those", "these", "one", "ones", "there", "he", "she", "the"]
-)
-
-
-def is_follow_up(question: str, known_words: frozenset[str]) -> bool:
-    """A turn that leans on the conversation: an opener such as "and", or a pronoun with little else."""
-    words = re.findall(r"[a-z0-9']+", normalize(question))
-    content = [w for w in words if w not in STOPWORDS and w not in ANAPHORA]
-    topical = [w for w in content if w in known_words]
-    if FOLLOW_UP_OPENERS.match(question.strip()) and len(topical) <= 2:
-        return True
-    return bool(ANAPHORA & set(words)) and len(topical) <= 1
+    def is_part(self, row: int) -> bool:
+        return row >= 0 and int(self.index.spans[row][0]) == PART

@@ -2,72 +2,31 @@
 
 from __future__ import annotations
 
-import html
+import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tutor import conversation
 from tutor.config import Config
+from tutor.confidence import Decision, gather_evidence
 from tutor.corpus import Item
 from tutor.errors import InputError
 from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
 from tutor.index import IndexData, load_or_build
 from tutor.models import Embedder, load_embedder
-from tutor.retrieval import Evidence, Retriever, Scored, is_follow_up
+from tutor.reply import QUOTE_SHARE, Hit, Reply, inert, render
+from tutor.retrieval import Retriever, Scored
 from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms
-from tutor.text import excerpt, normalize, printable
+from tutor.text import normalize, printable
 
 log = logging.getLogger(__name__)
-
-# Confidence decision, tuned on benchmarks/data/retrieval_dev.json (never on the test set). Cosine alone
-# cannot separate near misses: "support vector machine" scores 0.40 against the notes while "what is MSE"
-# scores 0.24. What separates them is the words: a near miss brings a word the notes never use
-# ("boosting", "Bloom") or shares none of its words with the best item it retrieved.
-CONFIDENT_COSINE = 0.62
-MIN_COSINE = 0.10
-MIN_COVERAGE = 0.75
-MIN_OVERLAP = 0.5
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One answer passage, best first in ``Reply.hits``."""
-
-    id: str
-    question: str | None
-    title: str
-    answer: str
-    source: str
-    section: str
-    topic: str
-    score: float
-
-    @classmethod
-    def of(cls, item: Item, score: float) -> Hit:
-        return cls(item.id, item.question, item.title, item.answer or "", item.source, item.section,
-                   item.topic, round(score, 4))
-
-    @property
-    def citation(self) -> str:
-        return f"{self.source} · {self.section}" if self.section else self.source
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The tutor's answer to one chat turn."""
-
-    text: str
-    confident: bool
-    hits: list[Hit]
-    query: str
-    follow_up: bool = False
-    suggestions: list[str] = field(default_factory=list)
-    evidence: Evidence | None = None
+RANKED = 10  # items ranked per reading: enough for the hits, the other pages and the suggestions
+__all__ = ["Hit", "Reply", "Tutor", "clean_text", "inert", "message_text"]
 
 
 def clean_text(text: object, limit: int, what: str = "question") -> str:
@@ -92,11 +51,6 @@ def message_text(message: dict) -> str:
     return content if isinstance(content, str) else ""
 
 
-def inert(text: str) -> str:
-    """Markdown with any HTML shown as text, so corpus or user text can never inject markup."""
-    return html.escape(text, quote=False).replace("](javascript:", "](#")
-
-
 class Tutor:
     """Ask questions, practise answers, get graded — over the corpus in ``config.corpus_dir``."""
 
@@ -105,6 +59,7 @@ class Tutor:
         self.embedder = embedder
         self.index = index
         self.retriever = Retriever(index, embedder)
+        self.decision = Decision.from_json(index.manifest["confidence"])
         self.items = index.items
         self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]),
                              term_weights(index.items), config.max_answer_chars, index.vector_cache())
@@ -129,56 +84,55 @@ class Tutor:
         return cls(config, embedder, index)
 
     # ---- asking -------------------------------------------------------------------------------
-    def resolve(self, question: str, history: list[dict] | None, force: bool = False) -> tuple[str, bool]:
-        """The query to search: the question, plus the earlier turns it leans on when it is a follow-up
-        (or when ``force`` says to read it as one)."""
-        users = [message_text(m) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
-        users = [u for u in users if u.strip()]
-        known = self.retriever.word_set
-        if not users or not (force or is_follow_up(question, known)):
-            return question, False
-        context = []
-        for earlier in reversed(users[-4:]):
-            context.insert(0, earlier[: self.config.max_question_chars])
-            if not is_follow_up(earlier, known):
-                break
-        return " ".join([*context, question]), True
-
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Reply:
-        """Answer a free-form question from the notes, citing sources.
+        """Answer a free-form question from the notes, citing sources. With ``history`` (chat messages,
+        oldest first) the question is also read with the conversation's subject, and the better supported
+        reading wins (``tutor.conversation``).
 
         Raises:
             InputError: the question is empty or not text.
         """
         question = clean_text(question, self.config.max_question_chars)
-        query, follow_up = self.resolve(question, history)
-        ranked, evidence = self._retrieve(query, k)
-        if not follow_up and not self.is_confident(evidence):
-            # Not worded as a follow-up, but maybe one all the same ("what shape should the target be?"):
-            # keep the conversation's reading when it is confident and the standalone one is not.
-            context, leaned = self.resolve(question, history, force=True)
-            if leaned:
-                ranked_c, evidence_c = self._retrieve(context, k)
-                if self.is_confident(evidence_c):
-                    ranked, evidence, query, follow_up = ranked_c, evidence_c, context, True
-        confident = self.is_confident(evidence)
-        hits = self._hits(ranked, k)
-        suggestions = self._suggestions(ranked, hits)
+        reading = self._read(question, history)
+        confident = self.decision.confident(reading.evidence)
+        hits = self._hits(reading.ranked, k)
+        suggestions = self._suggestions(reading.ranked)
         text = self.render(hits, confident, suggestions)
-        return Reply(text, confident, hits, query, follow_up, suggestions, evidence)
+        return Reply(text, confident, hits, reading.text, reading.expanded, suggestions, reading.evidence,
+                     round(reading.probability, 4))
 
-    def _retrieve(self, query: str, k: int) -> tuple[list[Scored], Evidence]:
-        ranked = self.retriever.search(query, k=max(k, 8))  # search repairs spelling itself
-        return ranked, self.retriever.evidence(query, ranked)
+    def _read(self, question: str, history: list[dict] | None) -> conversation.Reading:
+        turns = conversation.user_turns(history, message_text)
+        if not turns:
+            return self._readings([question])[0]
+        previous = turns[-1][: self.config.max_question_chars]
+        answered = self._answered_title(previous, tuple(turns[:-1][-3:]))
+        expanded = conversation.expand_with(question, previous, answered)
+        alone, with_context = self._readings([question, expanded])
+        retriever = self.retriever
+        has_subject = conversation.names_a_subject(
+            retriever.word_weights(retriever.repair_spelling(question)), retriever.unseen_idf)
+        return conversation.choose(alone, with_context, has_subject)
 
-    @staticmethod
-    def is_confident(evidence: Evidence) -> bool:
-        """Covered when the best passage is very close, or when the notes know the question's words
-        (coverage) and the best item itself contains most of them (overlap)."""
-        if evidence.dense_top >= CONFIDENT_COSINE:
-            return True
-        return (evidence.dense_top >= MIN_COSINE and evidence.coverage >= MIN_COVERAGE
-                and evidence.overlap >= MIN_OVERLAP)
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one tutor per process; cache is bounded
+    def _answered_title(self, question: str, earlier: tuple[str, ...]) -> str | None:
+        """The title of the item the tutor answered ``question`` with (read in its own conversation)."""
+        history = [{"role": "user", "content": turn} for turn in earlier]
+        reading = self._read(question, history)
+        return self.items[reading.ranked[0].position].prompt if reading.ranked else None
+
+    def _readings(self, texts: list[str]) -> list[conversation.Reading]:
+        """Retrieve each text (embedded in one batch) with its evidence and probability."""
+        retriever = self.retriever
+        queries = [retriever.query_texts(t) for t in texts]
+        vectors = self.embedder.embed([q for group in queries for q in group])
+        out, start = [], 0
+        for n, (text, group) in enumerate(zip(texts, queries, strict=True)):
+            ranked = retriever.search(text, k=RANKED, vectors=vectors[start : start + len(group)])
+            start += len(group)
+            evidence = gather_evidence(retriever, text, ranked, self.index.groups)
+            out.append(conversation.Reading(text, ranked, evidence, self.decision.probability(evidence), n > 0))
+        return out
 
     def _hits(self, ranked: list[Scored], k: int) -> list[Hit]:
         """Best item first, then the other pages' answers to its question, then the runners-up."""
@@ -193,12 +147,22 @@ class Tutor:
                 if position in seen or not item.answer:
                     continue
                 seen.add(position)
-                hits.append(Hit.of(item, scored.score if position == scored.position else scored.score - 1e-4))
+                passage = self._quoted_passage(scored) if position == scored.position else ""
+                hits.append(Hit.of(item, scored.score if position == scored.position else scored.score - 1e-4,
+                                   passage))
             if len(hits) >= k and rank > 0:
                 break
         return hits
 
-    def _suggestions(self, ranked: list[Scored], hits: list[Hit]) -> list[str]:
+    def _quoted_passage(self, scored: Scored) -> str:
+        """The matched part of a long answer, when it is a small part of it (else empty)."""
+        if not self.retriever.is_part(scored.passage):
+            return ""
+        _, start, end = (int(x) for x in self.index.spans[scored.passage])
+        answer = self.items[scored.position].answer or ""
+        return answer[start:end] if end - start <= QUOTE_SHARE * len(answer) else ""
+
+    def _suggestions(self, ranked: list[Scored]) -> list[str]:
         top_group = self.index.groups[ranked[0].position] if ranked else None
         out: list[str] = []
         for scored in ranked[1:]:
@@ -210,28 +174,9 @@ class Tutor:
         return out
 
     def render(self, hits: list[Hit], confident: bool, suggestions: list[str] = (), *, fold: bool = False) -> str:
-        """A reply as Markdown: the best answer with its source, then the other pages' answers to the same
-        question, as excerpts or (``fold``, for the browser) in full inside folded ``<details>``."""
-        if not hits:
-            return "My notes are empty, so I cannot answer that."
-        if not confident:
-            topics = "; ".join(f"**{inert(h.question or h.title)}** ({h.topic})" for h in hits[:3])
-            return (f"That isn't covered in my notes, so I won't guess. The nearest topics I do have: {topics}. "
-                    "Ask about one of them, or rephrase with PyTorch terms.")
-        best = hits[0]
-        same = [h for h in hits[1:] if self.group_of(h.id) == self.group_of(best.id)]
-        parts = [f"**{inert(best.question or best.title)}**", "", inert(best.answer), "",
-                 f"*Source: {inert(best.citation)}*"]
-        if same and fold:
-            for hit in same:
-                parts += ["", f"<details><summary>Also answered in {inert(hit.citation)}</summary>", "",
-                          inert(hit.answer), "", "</details>"]
-        elif same:
-            parts += ["", f"**Also answered on {len(same)} other page{'s' if len(same) > 1 else ''}:**"]
-            parts += [f"- *{inert(h.citation)}*: {inert(excerpt(h.answer))}" for h in same]
-        if suggestions:
-            parts += ["", "**You could ask next:** " + " · ".join(inert(s) for s in suggestions)]
-        return "\n".join(parts)
+        """A reply as Markdown (``tutor.reply.render``); ``fold`` folds long parts for the browser."""
+        return render(hits, confident, suggestions, fold=fold,
+                      same_question=lambda a, b: self.group_of(a.id) == self.group_of(b.id))
 
     # ---- grading ------------------------------------------------------------------------------
     def grade(self, question: str, answer: str, reference: str | None = None) -> Grade:

@@ -1,0 +1,48 @@
+"""Finer passages: the parts of a long answer, their spans, and code kept with its sentence."""
+
+from __future__ import annotations
+
+from tutor.corpus import Item
+from tutor.passages import ANSWER, PART, QUESTION, answer_parts, item_passages
+
+LAYERS = """Common building blocks in torch.nn:
+- nn.Linear: Fully connected (dense) layer.
+```python
+fc = nn.Linear(128, 64)
+```
+- nn.Dropout: Randomly zeroes out elements for regularization.
+```python
+drop = nn.Dropout(p=0.5)
+```
+Knowing these layers and their parameters helps when debugging models."""
+
+
+def _item(answer: str) -> Item:
+    return Item("x-01", "x.txt", "", "Key layers", None, answer, "nn.Module")
+
+
+def test_each_bullet_is_a_part_and_code_stays_with_its_sentence():
+    parts = [LAYERS[s:e] for s, e in answer_parts(LAYERS)]
+    dropout = next(p for p in parts if "nn.Dropout:" in p)
+    assert "drop = nn.Dropout(p=0.5)" in dropout and "nn.Linear" not in dropout
+    assert any(p.startswith("Knowing these layers") for p in parts)
+
+
+def test_parts_are_exact_spans_of_the_answer():
+    for start, end in answer_parts(LAYERS):
+        assert LAYERS[start:end].strip() == LAYERS[start:end]
+        assert end - start > 0
+
+
+def test_short_pieces_join_a_neighbour():
+    parts = [p for s, e in answer_parts("Example: Yes. Max pooling keeps the largest value of each window.")
+             for p in ["Example: Yes. Max pooling keeps the largest value of each window."[s:e]]]
+    assert len(parts) == 1
+
+
+def test_item_passages_are_question_whole_answer_and_parts():
+    kinds = [p.kind for p in item_passages(3, _item(LAYERS))]
+    assert kinds[:2] == [QUESTION, ANSWER] and kinds.count(PART) >= 3
+    one_sentence = item_passages(0, _item("A tensor is an n-dimensional array of numbers."))
+    assert [p.kind for p in one_sentence] == [QUESTION, ANSWER]  # one part would repeat the answer
+    assert [p.kind for p in item_passages(0, _item(None))] == [QUESTION]

@@ -1,0 +1,53 @@
+"""Follow-ups decided by evidence, not by a word rule.
+
+A turn in a conversation has two readings: the question alone, and the question expanded with the
+conversation's subject — the previous question and the title of the item the tutor answered it with
+(historical query expansion, as in conversational search: Lin et al. 2020). Both are retrieved; the
+expanded reading is taken when its best item is clearly better supported by the confidence decision
+(``LEAN_MARGIN``), or when the question names no subject of its own: none of its words is specific to a
+few items of the notes, so on its own it can only match by chance ("what arguments does it take?").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Chosen on the dev split of the blind follow-ups (benchmarks/retrieval.py --split dev).
+LEAN_MARGIN = 0.15  # the expanded reading's probability must beat the standalone one's by this much
+SUBJECT_IDF_SHARE = 0.6  # a word is a subject when its IDF is at least this share of the rarest possible
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way to read a turn: the text searched, its ranked items, evidence and probability."""
+
+    text: str
+    ranked: list
+    evidence: object
+    probability: float
+    expanded: bool
+
+
+def user_turns(history: list[dict] | None, message_text) -> list[str]:
+    """The user's earlier questions, oldest first (malformed entries skipped)."""
+    turns = [message_text(m) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
+    return [t for t in turns if t.strip()]
+
+
+def expand_with(question: str, previous: str, answered_title: str | None) -> str:
+    """The question read in the conversation: the previous question and the answered item's title first."""
+    subject = previous if not answered_title or answered_title.lower() in previous.lower() \
+        else f"{previous} ({answered_title})"
+    return f"{subject} {question}"
+
+
+def names_a_subject(word_weights: list[tuple[str, float, frozenset]], unseen_idf: float) -> bool:
+    """Whether a question has a word specific enough to be its subject (see the module docstring)."""
+    return any(weight >= SUBJECT_IDF_SHARE * unseen_idf for _, weight, _ in word_weights)
+
+
+def choose(alone: Reading, expanded: Reading, has_subject: bool) -> Reading:
+    """The expanded reading when it is clearly better supported, or when the question has no subject."""
+    if not has_subject:
+        return expanded
+    return expanded if expanded.probability >= alone.probability + LEAN_MARGIN else alone

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.scale import QUERIES, synthetic_corpus  # noqa: E402
 from tutor.corpus import load_corpus  # noqa: E402
 from tutor.index import FLAT_LIMIT, make_faiss_index  # noqa: E402
-from tutor.passages import build_passages  # noqa: E402
 from tutor.models import SentenceEmbedder  # noqa: E402
+from tutor.passages import build_passages  # noqa: E402
 
 
 def derived(base: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -10,10 +10,14 @@ def _reading(probability: float, expanded: bool) -> Reading:
     return Reading("q", [], None, probability, expanded)
 
 
-def test_the_expanded_reading_needs_clearly_better_support():
-    alone = _reading(0.6, False)
-    assert choose(alone, _reading(0.6 + LEAN_MARGIN + 0.01, True), has_subject=True).expanded
-    assert not choose(alone, _reading(0.6 + LEAN_MARGIN / 2, True), has_subject=True).expanded
+def test_an_uncovered_question_leans_only_when_the_conversation_clearly_helps():
+    alone = _reading(0.3, False)
+    assert choose(alone, _reading(0.3 + LEAN_MARGIN + 0.01, True), has_subject=True).expanded
+    assert not choose(alone, _reading(0.3 + LEAN_MARGIN / 2, True), has_subject=True).expanded
+
+
+def test_a_covered_question_with_its_own_subject_stands_alone():
+    assert not choose(_reading(0.8, False), _reading(0.99, True), has_subject=True).expanded
 
 
 def test_a_question_without_a_subject_leans_on_the_conversation():
@@ -27,7 +31,8 @@ def test_subject_means_a_word_specific_to_few_items():
 
 
 def test_expansion_puts_the_subject_first_without_repeating_it():
-    assert expand_with("its arguments?", "what is Conv2d?", "Key Layers") == "what is Conv2d? (Key Layers) its arguments?"
+    expanded = expand_with("its arguments?", "what is Conv2d?", "Key Layers")
+    assert expanded == "what is Conv2d? (Key Layers) its arguments?"
     assert expand_with("why?", "what is max pooling?", "What is max pooling?") == "what is max pooling? why?"
 
 

@@ -15,8 +15,8 @@ import pytest
 from tutor import Tutor
 from tutor.config import Config
 from tutor.index import FORMAT_VERSION, load_or_build
-from tutor.passages import build_passages
 from tutor.models import HashEmbedder
+from tutor.passages import build_passages
 
 
 def manifest(config: Config) -> dict:
@@ -175,3 +175,15 @@ def test_damaged_embedding_cache_is_ignored(fake_tutor, fake_config):
     page = fake_config.corpus_dir / "001_99d5553849eeb96a.txt"
     page.write_text(page.read_text() + "\n### 51) What is a hook?\n\nA callback.\n")
     assert Tutor.load(fake_config, embedder=HashEmbedder()).ask("what is a hook").hits
+
+
+def test_a_stale_confidence_fit_is_refitted(fake_tutor, fake_config, caplog):
+    path = fake_config.index_dir / "manifest.json"
+    data = manifest(fake_config)
+    assert fake_tutor.decision.to_json() == data["confidence"]  # the weights load from the index
+    data["confidence_fit_sha256"] = "0" * 64  # as if the fit data or the features had changed since
+    path.write_text(json.dumps(data))
+    tutor = Tutor.load(fake_config, embedder=HashEmbedder())
+    assert "confidence_fit_sha256" in caplog.text
+    assert manifest(fake_config)["confidence_fit_sha256"] != "0" * 64
+    assert tutor.decision.data_sha256 == manifest(fake_config)["confidence_fit_sha256"]

@@ -5,7 +5,7 @@ machine". The decision therefore weighs several kinds of evidence (``Evidence``)
 retrieval already has:
 
 ==============  ==========================================================================================
-dense_top       cosine between the question and the best passage of the best item
+dense_top       dense score of the best item (its best passage's cosine plus a share of its second best)
 dense_margin    how far that item leads the best item of another question group (dense score)
 lexical_share   IDF-weighted share of the question's words that the best item contains
 coverage        IDF-weighted share of the question's words that the notes use anywhere; a word the notes
@@ -178,8 +178,9 @@ def fit_for_index(index, embedder) -> Decision:
     return Decision(**{**decision.to_json(), "data_sha256": fit_data_sha256()})
 
 
-# The decision fitted on the bundled notes with all-MiniLM-L6-v2 (``tutor index -v`` logs it), for notes
-# that the shipped questions do not cover.
+# The decision fitted on the bundled notes with all-MiniLM-L6-v2 (the ``confidence`` entry of their index
+# manifest), for notes that the shipped questions do not cover.
 BUNDLED_DECISION = Decision(
-    features=Evidence.feature_names(), mean=(0.5, 0.1, 0.5, 0.8, 0.5), scale=(0.15, 0.08, 0.3, 0.2, 0.4),
-    weights=(2.5, 0.0, 0.0, 1.0, 0.5), bias=2.0, data_sha256="bundled")
+    features=Evidence.feature_names(), mean=(0.701746, 0.116169, 0.426583, 0.779316, 0.789767),
+    scale=(0.269481, 0.174288, 0.336558, 0.230148, 0.321301), weights=(2.000013, -0.12449, 0.5279, 0.905355, 0.139527),
+    bias=1.416538, data_sha256="bundled", fitted_on={"in_scope": 258, "out_of_scope": 80})

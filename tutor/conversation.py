@@ -3,9 +3,10 @@
 A turn in a conversation has two readings: the question alone, and the question expanded with the
 conversation's subject — the previous question and the title of the item the tutor answered it with
 (historical query expansion, as in conversational search: Lin et al. 2020). Both are retrieved; the
-expanded reading is taken when its best item is clearly better supported by the confidence decision
-(``LEAN_MARGIN``), or when the question names no subject of its own: none of its words is specific to a
-few items of the notes, so on its own it can only match by chance ("what arguments does it take?").
+expanded reading is taken when the question names no subject of its own — none of its words is specific
+to a few items of the notes, so alone it can only match by chance ("what arguments does it take?") — or
+when the question alone is not covered and the expanded reading is clearly better supported by the
+confidence decision (``LEAN_MARGIN``). A covered question with a subject of its own stands alone.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ def names_a_subject(word_weights: list[tuple[str, float, frozenset]], unseen_idf
     return any(weight >= SUBJECT_IDF_SHARE * unseen_idf for _, weight, _ in word_weights)
 
 
-def choose(alone: Reading, expanded: Reading, has_subject: bool) -> Reading:
-    """The expanded reading when it is clearly better supported, or when the question has no subject."""
+def choose(alone: Reading, expanded: Reading, has_subject: bool, threshold: float = 0.5) -> Reading:
+    """The expanded reading when the question has no subject, or when the question alone is not covered
+    and the expanded reading is clearly better supported. A question that names its own subject and is
+    covered on its own stands alone: the expanded reading always looks well supported, by the old subject."""
     if not has_subject:
         return expanded
+    if alone.probability >= threshold:
+        return alone
     return expanded if expanded.probability >= alone.probability + LEAN_MARGIN else alone

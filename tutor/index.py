@@ -261,8 +261,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
     row_array = np.asarray(rows, dtype=np.int32)
     span_array = np.asarray([(p.kind, p.start, p.end) for p in passages], dtype=np.int32).reshape(-1, 3)
-    arrays = {"rows": row_array, "spans": span_array, "points": point_vectors.astype(np.float32), "point_items": point_items,
-              "answers": answer_vectors}
+    arrays = {"rows": row_array, "spans": span_array, "points": point_vectors.astype(np.float32),
+              "point_items": point_items, "answers": answer_vectors}
     for name, array in arrays.items():
         _atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
     data = IndexData(items, groups, row_array, span_array, faiss_index, manifest, point_items, point_vectors,
@@ -304,7 +304,8 @@ def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -
 
 def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
     for path in index_dir.iterdir():
-        if re.match(r"(vectors|rows|spans|items|points|pointitems|answers)-[0-9a-f]+\.", path.name) and path.name not in keep:
+        data_file = re.match(r"(vectors|rows|spans|items|points|pointitems|answers)-[0-9a-f]+\.", path.name)
+        if data_file and path.name not in keep:
             with contextlib.suppress(OSError):
                 path.unlink()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from tutor import conversation
-from tutor.config import Config
 from tutor.confidence import Decision, gather_evidence
+from tutor.config import Config
 from tutor.corpus import Item
 from tutor.errors import InputError
 from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
@@ -112,7 +112,7 @@ class Tutor:
         retriever = self.retriever
         has_subject = conversation.names_a_subject(
             retriever.word_weights(retriever.repair_spelling(question)), retriever.unseen_idf)
-        return conversation.choose(alone, with_context, has_subject)
+        return conversation.choose(alone, with_context, has_subject, self.decision.threshold)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one tutor per process; cache is bounded
     def _answered_title(self, question: str, earlier: tuple[str, ...]) -> str | None:

@@ -1,0 +1,49 @@
+"""The confidence decision: features, fit, a known decision, and round trips (fast: no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tutor.confidence import BUNDLED_DECISION, Decision, Evidence, fit, fit_questions
+
+
+def _evidence(dense: float, coverage: float) -> Evidence:
+    return Evidence(dense, 0.1, coverage, coverage, 1.0)
+
+
+def test_a_fit_separates_close_matches_from_far_ones():
+    rng = np.random.default_rng(0)
+    inside = [_evidence(0.75 + 0.1 * rng.random(), 0.9) for _ in range(30)]
+    outside = [_evidence(0.35 + 0.1 * rng.random(), 0.4) for _ in range(30)]
+    decision = fit(inside + outside, [True] * 30 + [False] * 30)
+    assert decision.confident(_evidence(0.8, 0.95)) and not decision.confident(_evidence(0.3, 0.3))
+    assert decision.fitted_on == {"in_scope": 30, "out_of_scope": 30}
+
+
+def test_a_fit_needs_both_classes():
+    with pytest.raises(ValueError, match="in-scope and out-of-scope"):
+        fit([_evidence(0.8, 1.0)] * 5, [True] * 5)
+
+
+def test_the_decision_survives_a_json_round_trip():
+    again = Decision.from_json(BUNDLED_DECISION.to_json())
+    assert again == BUNDLED_DECISION
+    assert again.features == Evidence.feature_names()
+
+
+def test_bundled_decision_answers_a_close_match_and_refuses_a_far_one():
+    assert BUNDLED_DECISION.confident(Evidence(0.95, 0.3, 1.0, 1.0, 1.0))
+    assert not BUNDLED_DECISION.confident(Evidence(0.15, 0.0, 0.0, 0.2, 0.0))
+    assert "dense_top=" in BUNDLED_DECISION.explain(Evidence(0.5, 0.1, 0.5, 0.5, 1.0))
+
+
+def test_the_shipped_fit_questions_are_dev_only_and_of_both_kinds():
+    import json
+    from pathlib import Path
+
+    rows = fit_questions()
+    assert sum(r["in_scope"] for r in rows) > 200 and sum(not r["in_scope"] for r in rows) > 60
+    blind = json.loads((Path(__file__).parent.parent / "benchmarks/data/retrieval_blind.json").read_text())
+    test_questions = {c["q"] for key in ("in_scope", "out_of_scope") for c in blind[key] if c["split"] == "test"}
+    assert not test_questions & {r["q"] for r in rows}

@@ -31,7 +31,7 @@ from importlib import resources
 
 import numpy as np
 
-CONFIDENCE_VERSION = 2  # bump when the features or the fit change: the index then refits
+CONFIDENCE_VERSION = 3  # bump when the features or the fit change: the index then refits
 FIT_DATA = "data/confidence_questions.jsonl"
 MIN_FIT_QUESTIONS = 20  # of each class; fewer, and the bundled decision is used
 log = logging.getLogger(__name__)

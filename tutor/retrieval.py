@@ -21,7 +21,7 @@ from tutor.index import IndexData
 from tutor.models import Embedder
 from tutor.passages import PART
 from tutor.terms import expand, search_terms, word_terms
-from tutor.text import content_words
+from tutor.text import STOPWORDS, content_words
 
 # Chosen on the dev split (benchmarks/retrieval.py --split dev); see docs/PERFORMANCE.md.
 LEXICAL_WEIGHT = 0.35  # of the (per-query normalised) BM25 score next to the dense score
@@ -88,8 +88,13 @@ class Retriever:
         return match[0] if match else word
 
     def repair_spelling(self, text: str) -> str:
-        return re.sub(r"[A-Za-z]{4,}", lambda m: self.correct(m.group(0).lower()) if
-                      m.group(0).lower() not in self.word_set else m.group(0), text)
+        """``text`` with each word the notes do not use replaced by their closest spelling; stopwords stay
+        ("what's" must not become "hat")."""
+        def repair(match: re.Match) -> str:
+            word = match.group(0).lower()
+            return match.group(0) if word in self.word_set or word in STOPWORDS else self.correct(word)
+
+        return re.sub(r"[A-Za-z]{4,}", repair, text)
 
     def query_text(self, text: str) -> str:
         """What is embedded and matched for a question: spelling repaired, abbreviations expanded."""

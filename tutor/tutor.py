@@ -26,6 +26,8 @@ from tutor.text import normalize, printable
 
 log = logging.getLogger(__name__)
 RANKED = 10  # items ranked per reading: enough for the hits, the other pages and the suggestions
+# An unanswered question is graded against the passages scoring at least this share of the best one.
+CLOSEST_SHARE = 0.9
 __all__ = ["Hit", "Reply", "Tutor", "clean_text", "inert", "message_text"]
 
 
@@ -206,7 +208,7 @@ class Tutor:
                 return [_reference(it) for it in answered], item.prompt, False
         ranked = self.retriever.search(question, k=3)
         top = ranked[0].score if ranked else 0.0
-        closest = [self.items[s.position] for s in ranked if s.score >= 0.8 * top]
+        closest = [self.items[s.position] for s in ranked if s.score >= CLOSEST_SHARE * top]
         return [_reference(it) for it in closest], item.prompt if item else None, True
 
     def match_question(self, question: str) -> Item | None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tutor import Tutor
+from tutor.confidence import Decision
 from tutor.config import Config
 from tutor.index import FORMAT_VERSION, load_or_build
 from tutor.models import HashEmbedder
@@ -180,7 +181,7 @@ def test_damaged_embedding_cache_is_ignored(fake_tutor, fake_config):
 def test_a_stale_confidence_fit_is_refitted(fake_tutor, fake_config, caplog):
     path = fake_config.index_dir / "manifest.json"
     data = manifest(fake_config)
-    assert fake_tutor.decision.to_json() == data["confidence"]  # the weights load from the index
+    assert fake_tutor.decision == Decision.from_json(data["confidence"])  # the weights load from the index
     data["confidence_fit_sha256"] = "0" * 64  # as if the fit data or the features had changed since
     path.write_text(json.dumps(data))
     tutor = Tutor.load(fake_config, embedder=HashEmbedder())

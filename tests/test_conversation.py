@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tutor.conversation import LEAN_MARGIN, Reading, choose, expand_with, names_a_subject, user_turns
-from tutor.tutor import message_text
 
 
 def _reading(probability: float, expanded: bool) -> Reading:
@@ -39,4 +38,4 @@ def test_expansion_puts_the_subject_first_without_repeating_it():
 def test_only_user_turns_count_and_malformed_ones_are_skipped():
     history = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, None, {"role": "user"},
                {"role": "user", "content": [{"type": "text", "text": "c"}]}]
-    assert user_turns(history, message_text) == ["a", "c"]
+    assert user_turns(history) == ["a", "c"]

@@ -64,11 +64,11 @@ def gather_evidence(retriever, question: str, ranked: list, groups: list[int]) -
     rival = next((s.dense for s in ranked[1:] if groups[s.position] != groups[best.position]), 0.0)
     words = retriever.word_weights(retriever.repair_spelling(question))
     total = sum(weight for _, weight, _ in words) or 1.0
-    known_terms = retriever.idf
     in_best = retriever.item_terms.get(best.position, frozenset())
-    coverage = sum(w for _, w, terms in words if terms & known_terms.keys()) / total if words else 0.0
+    known = [not terms.isdisjoint(retriever.idf) for _, _, terms in words]
+    coverage = sum(w for (_, w, _), k in zip(words, known, strict=True) if k) / total if words else 0.0
     share = sum(w for _, w, terms in words if terms & in_best) / total if words else 0.0
-    unknown = tuple(word for word, _, terms in words if not terms & known_terms.keys())
+    unknown = tuple(word for (word, _, _), k in zip(words, known, strict=True) if not k)
     lexical_order = sorted(ranked, key=lambda s: -s.lexical)
     lexical_rank = next(r for r, s in enumerate(lexical_order, start=1) if s.position == best.position)
     agreement = 1.0 / lexical_rank if best.lexical > 0 else 0.0
@@ -90,9 +90,12 @@ class Decision:
     data_sha256: str = ""
     fitted_on: dict | None = None
 
+    def _pulls(self, evidence: Evidence) -> np.ndarray:
+        """Each feature's contribution to the logit: its standardised value times its weight."""
+        return (evidence.features() - np.asarray(self.mean)) / np.asarray(self.scale) * np.asarray(self.weights)
+
     def probability(self, evidence: Evidence) -> float:
-        z = (evidence.features() - np.asarray(self.mean)) / np.asarray(self.scale)
-        logit = float(z @ np.asarray(self.weights) + self.bias)
+        logit = float(self._pulls(evidence).sum() + self.bias)
         return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
 
     def confident(self, evidence: Evidence) -> bool:
@@ -115,10 +118,8 @@ class Decision:
 
     def explain(self, evidence: Evidence) -> str:
         """One line per feature: its value and its pull on the decision (for ``tutor -v`` and tests)."""
-        z = (evidence.features() - np.asarray(self.mean)) / np.asarray(self.scale)
-        pulls = z * np.asarray(self.weights)
         return ", ".join(f"{n}={v:.3f} ({p:+.2f})" for n, v, p in
-                         zip(self.features, evidence.features(), pulls, strict=True))
+                         zip(self.features, evidence.features(), self._pulls(evidence), strict=True))
 
 
 def fit_questions() -> list[dict]:
@@ -162,13 +163,9 @@ def fit_for_index(index, embedder) -> Decision:
     retriever = Retriever(index, embedder)
     ids = {item.id for item in index.items if item.answer}
     rows = [row for row in fit_questions() if not row["in_scope"] or ids & set(row["gold"])]
-    queries = [retriever.query_texts(row["q"]) for row in rows]
-    vectors = embedder.embed([q for group in queries for q in group])
-    evidence, start = [], 0
-    for row, group in zip(rows, queries, strict=True):
-        ranked = retriever.search(row["q"], k=10, vectors=vectors[start : start + len(group)])
-        start += len(group)
-        evidence.append(gather_evidence(retriever, row["q"], ranked, index.groups))
+    questions = [row["q"] for row in rows]
+    evidence = [gather_evidence(retriever, question, ranked, index.groups)
+                for question, ranked in zip(questions, retriever.search_many(questions, k=10), strict=True)]
     labels = [row["in_scope"] for row in rows]
     if sum(labels) < MIN_FIT_QUESTIONS or len(labels) - sum(labels) < MIN_FIT_QUESTIONS:
         log.warning("Too few of the shipped questions are about these notes to fit the confidence decision "

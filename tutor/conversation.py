@@ -29,7 +29,15 @@ class Reading:
     expanded: bool
 
 
-def user_turns(history: list[dict] | None, message_text) -> list[str]:
+def message_text(message: dict) -> str:
+    """The text of a chat message whose content is a string or a list of content blocks."""
+    content = message.get("content", "") if isinstance(message, dict) else ""
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def user_turns(history: list[dict] | None) -> list[str]:
     """The user's earlier questions, oldest first (malformed entries skipped)."""
     turns = [message_text(m) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
     return [t for t in turns if t.strip()]

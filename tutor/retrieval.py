@@ -14,14 +14,17 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tutor.index import IndexData
-from tutor.models import Embedder
 from tutor.passages import PART
 from tutor.terms import expand, search_terms, word_terms
 from tutor.text import STOPWORDS, content_words
+
+if TYPE_CHECKING:  # index.py imports confidence.py, which imports this module while the index is built
+    from tutor.index import IndexData
+    from tutor.models import Embedder
 
 # Chosen on the dev split (benchmarks/retrieval.py --split dev); see docs/PERFORMANCE.md.
 LEXICAL_WEIGHT = 0.35  # of the (per-query normalised) BM25 score next to the dense score
@@ -139,6 +142,14 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")[:k]
         return [Scored(int(self.answered[o]), float(fused[o]), float(dense[o]), float(lexical[o]), int(best_rows[o]))
                 for o in order]
+
+    def search_many(self, texts: list[str], k: int = 10) -> list[list[Scored]]:
+        """``search`` for several questions, their query texts embedded in one batch."""
+        queries = [self.query_texts(t) for t in texts]
+        vectors = self.embedder.embed([q for group in queries for q in group])
+        ends = np.cumsum([len(group) for group in queries])
+        return [self.search(text, k, vectors[end - len(group) : end])
+                for text, group, end in zip(texts, queries, ends, strict=True)]
 
     def _dense(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per answered item: best passage cosine plus ``SECOND_PASSAGE_SHARE`` of the second best, and the

@@ -14,6 +14,7 @@ import numpy as np
 from tutor import conversation
 from tutor.confidence import Decision, gather_evidence
 from tutor.config import Config
+from tutor.conversation import message_text
 from tutor.corpus import Item
 from tutor.errors import InputError
 from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
@@ -43,14 +44,6 @@ def clean_text(text: object, limit: int, what: str = "question") -> str:
     if not text:
         raise InputError(f"Please type a {what} — this one is empty.")
     return text[:limit]
-
-
-def message_text(message: dict) -> str:
-    """The text of a chat message whose content is a string or a list of content blocks."""
-    content = message.get("content", "") if isinstance(message, dict) else ""
-    if isinstance(content, list):
-        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content if isinstance(content, str) else ""
 
 
 class Tutor:
@@ -104,7 +97,7 @@ class Tutor:
                      round(reading.probability, 4))
 
     def _read(self, question: str, history: list[dict] | None) -> conversation.Reading:
-        turns = conversation.user_turns(history, message_text)
+        turns = conversation.user_turns(history)
         if not turns:
             return self._readings([question])[0]
         previous = turns[-1][: self.config.max_question_chars]
@@ -125,14 +118,9 @@ class Tutor:
 
     def _readings(self, texts: list[str]) -> list[conversation.Reading]:
         """Retrieve each text (embedded in one batch) with its evidence and probability."""
-        retriever = self.retriever
-        queries = [retriever.query_texts(t) for t in texts]
-        vectors = self.embedder.embed([q for group in queries for q in group])
-        out, start = [], 0
-        for n, (text, group) in enumerate(zip(texts, queries, strict=True)):
-            ranked = retriever.search(text, k=RANKED, vectors=vectors[start : start + len(group)])
-            start += len(group)
-            evidence = gather_evidence(retriever, text, ranked, self.index.groups)
+        out = []
+        for n, (text, ranked) in enumerate(zip(texts, self.retriever.search_many(texts, RANKED), strict=True)):
+            evidence = gather_evidence(self.retriever, text, ranked, self.index.groups)
             out.append(conversation.Reading(text, ranked, evidence, self.decision.probability(evidence), n > 0))
         return out
 

@@ -90,8 +90,8 @@ def main() -> None:
 
 def synthetic_retriever(base: np.ndarray, texts: list[str], size: int, embedder):
     """A Retriever over ``size`` derived passages: ``size // 2`` items, each a question and an answer."""
-    from tutor.corpus import Item
     from tutor.index import IndexData
+    from tutor.items import Item
     from tutor.retrieval import Retriever
 
     rng = np.random.default_rng(size)

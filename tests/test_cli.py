@@ -21,7 +21,7 @@ def tutor_cli(*args, env_extra=None, tmp_path=None):
 @pytest.fixture
 def fake_env(tmp_path, corpus_copy):
     return {"TUTOR_EMBED_MODEL": "hash", "TUTOR_INDEX_DIR": str(tmp_path / "index"),
-            "TUTOR_CORPUS_DIR": str(corpus_copy)}
+            "TUTOR_CORPUS_DIR": str(corpus_copy), "TUTOR_DATA_DIR": str(tmp_path / "data")}
 
 
 def test_ask_json_is_machine_readable(fake_env):

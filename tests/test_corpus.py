@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tutor.corpus import TOPICS, load_corpus
+from tutor.corpus import load_corpus
 from tutor.errors import CorpusError
+from tutor.items import TOPICS
 
 from .conftest import CORPUS
 
@@ -126,7 +127,7 @@ def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path):
     with pytest.raises(CorpusError, match="does not exist"):
         load_corpus(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CorpusError, match="no .txt pages"):
+    with pytest.raises(CorpusError, match="has no pages"):
         load_corpus(tmp_path / "empty")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.corpus import Item
+from tutor.items import Item
 from tutor.passages import ANSWER, PART, QUESTION, answer_parts, item_passages
 
 LAYERS = """Common building blocks in torch.nn:

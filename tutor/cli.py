@@ -1,4 +1,4 @@
-"""Command line: ``tutor ask``, ``tutor index``, ``tutor grade``, ``tutor transcribe``.
+"""Command line: ``tutor ask``, ``tutor index``, ``tutor grade``, ``tutor transcribe``, ``tutor add``, ``tutor pages``.
 
 Domain errors become one sentence on stderr and exit status 2; nothing is printed as a traceback.
 """
@@ -20,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tutor", description="Offline PyTorch interview tutor.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is loaded and where")
     parser.add_argument("--corpus-dir", help="folder of interview pages (default: the project's corpus/)")
+    parser.add_argument("--notes", metavar="DIR", help="folder of your own notes, read with the corpus "
+                                                     "(default: notes/ in the user data folder; or TUTOR_NOTES_DIR)")
     parser.add_argument("--index-dir", help="where the index is kept (default: the project's index/)")
     parser.add_argument("--embed-model", help="sentence-transformers model name or path")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models run")
@@ -46,11 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("file", type=Path)
     transcribe.add_argument("--question", help="the question answered, to sharpen the vocabulary")
     transcribe.add_argument("--json", action="store_true")
+    add = commands.add_parser("add", help="copy pages of notes into your notes folder and update the index")
+    add.add_argument("files", nargs="+", type=Path, help="Markdown, text, Anki export, HTML or PDF pages")
+
+    commands.add_parser("pages", help="list every page with its shape, item count and warnings")
     return parser
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return Config.from_env(corpus_dir=args.corpus_dir, index_dir=args.index_dir,
+    return Config.from_env(corpus_dir=args.corpus_dir, index_dir=args.index_dir, notes_dir=args.notes,
                            embed_model=args.embed_model, device=args.device)
 
 
@@ -89,6 +95,10 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "ask":
         clean_text(args.question, config.max_question_chars)
         history = _history(args.history)
+    if args.command == "pages":
+        return _pages(config)
+    if args.command == "add":
+        return _add(config, args.files)
     if args.command == "index":
         tutor = Tutor.load(config, rebuild=not args.if_stale)
         manifest = tutor.index.manifest
@@ -116,6 +126,37 @@ def run(argv: list[str] | None = None) -> int:
         transcript = tutor.transcribe(args.file, question=args.question)
         print(_to_json(transcript) if args.json else transcript.text)
     return 0
+
+
+def _pages(config: Config) -> int:
+    from tutor.corpus import load_library
+
+    library = load_library(config.corpus_dir, config.notes_folder, config.max_page_bytes)
+    for page in library.pages:
+        print(page.line)
+    print(f"{len(library.items)} items from {sum(p.items > 0 for p in library.pages)} pages; "
+          f"your notes folder is {config.notes_folder}")
+    return 0
+
+
+def _add(config: Config, files: list[Path]) -> int:
+    from tutor.notes import add_pages
+    from tutor.tutor import Tutor
+
+    pages = []
+    for path in files:
+        try:
+            pages.append((path.name, path.read_bytes()))
+        except OSError as exc:
+            raise TutorError(f"Could not read {path}: {exc.strerror or exc}") from exc
+    results = add_pages(pages, config.notes_folder, config.corpus_dir, config.max_page_bytes)
+    for result in results:
+        print(("added " if result.stored else "not added: ") + result.message)
+    if not any(result.stored for result in results):
+        return 2
+    tutor = Tutor.load(config)
+    print(f"Index updated: {len(tutor.items)} items; notes folder {config.notes_folder}")
+    return 0 if all(result.stored for result in results) else 2
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,7 +22,8 @@ class Config:
     """Every setting of the tutor. ``Config.from_env()`` reads ``TUTOR_<FIELD>`` overrides.
 
     Attributes:
-        corpus_dir: folder of interview pages (``*.txt``).
+        corpus_dir: folder of the bundled interview pages (any supported format).
+        notes_dir: folder of the user's own notes, read with the corpus (default: ``notes/`` in data_dir).
         index_dir: where the built index lives; rebuilt when stale.
         embed_model: sentence-transformers model name or path; the default is the embedded
             all-MiniLM-L6-v2, verified by SHA-256 before use.
@@ -32,9 +33,11 @@ class Config:
         max_question_chars: longer questions are cut to this length.
         max_answer_chars: longer answers are cut to this length before grading.
         max_audio_seconds: longer recordings are refused before decoding.
+        max_page_mb: larger pages of notes are skipped with a warning.
     """
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
+    notes_dir: Path | None = None
     index_dir: Path = PROJECT_ROOT / "index"
     embed_model: str = DEFAULT_EMBED_MODEL
     whisper_model: str = DEFAULT_WHISPER_MODEL
@@ -43,6 +46,16 @@ class Config:
     max_question_chars: int = 2000
     max_answer_chars: int = 10000
     max_audio_seconds: float = 180.0
+    max_page_mb: float = 5.0
+
+    @property
+    def notes_folder(self) -> Path:
+        """Where the user's own notes live."""
+        return self.notes_dir or self.data_dir / "notes"
+
+    @property
+    def max_page_bytes(self) -> int:
+        return int(self.max_page_mb * 1024 * 1024)
 
     @classmethod
     def from_env(cls, **overrides) -> Config:
@@ -62,9 +75,11 @@ def _path(value) -> Path:
 
 _CONVERT = {
     "corpus_dir": _path,
+    "notes_dir": _path,
     "index_dir": _path,
     "data_dir": _path,
     "max_question_chars": int,
     "max_answer_chars": int,
     "max_audio_seconds": float,
+    "max_page_mb": float,
 }

@@ -1,94 +1,31 @@
-"""The corpus: interview pages in ``corpus/`` parsed into question/answer items.
+"""The corpus: the bundled pages in ``corpus/`` and the user's own notes, read into question/answer items.
 
-Each page is recognised by its shape (see ``tutor.pages``), never by its file name, so a user can drop
-in another page of a known shape. Every item gets a stable id (``001-26``: file prefix and position),
-its source file, section and a topic.
+Each page is read by its format and shape (see ``tutor.readers``), never by its file name. Every item
+gets a stable id (``001-26``: file prefix and position), its source file, section and a topic. Each
+page's bytes are read once: what is hashed is what is parsed, so a page edited during a build is picked
+up whole by the next one. A page that cannot be read is reported and skipped; the others still count.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from dataclasses import asdict, dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tutor.errors import CorpusError
+from tutor.errors import CorpusError, PageSkipped
+from tutor.items import Item, classify_topic
 
-PARSER_VERSION = 5
+log = logging.getLogger(__name__)
+
+PARSER_VERSION = 6
+MAX_PAGE_BYTES = 5 * 1024 * 1024
 
 BOILERPLATE = re.compile(r"^(LISTEN TO THE .* LIKE AN AUDIOBOOK|/?p>)\s*$", re.IGNORECASE | re.MULTILINE)
 # Everything after these headings links to other pages.
 TRAILERS = re.compile(r"^(\d+\. )?(Related Articles|Related Posts|Further Resources)\s*$.*", re.MULTILINE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One question with its answer from one page.
-
-    ``answer`` is None for a question the page asks but does not answer (most of page 003): such items
-    are practised and graded against other pages, never shown as empty answers. ``question`` is None
-    for an article section, whose ``title`` is shown instead; ``question_derived`` marks a question
-    the parser wrote because the page lost it.
-    """
-
-    id: str
-    source: str
-    section: str
-    title: str
-    question: str | None
-    answer: str | None
-    topic: str
-    question_derived: bool = False
-
-    @property
-    def prompt(self) -> str:
-        """What to show or ask: the question, else the section title."""
-        return self.question or self.title
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> Item:
-        return cls(**data)
-
-
-# Ordered: the first topic wins ties, so specific topics come before broad ones.
-TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "general CS": ("operating system", "linked list", "kernel is the core"),
-    "distributed": ("dataparallel", "distributed", "multi-gpu", "all-reduce", "ddp", "multiple gpus"),
-    "deployment": ("deploy", "production", "torchscript", "onnx", "quantiz", "serving", "latency", "install"),
-    "debugging": ("debug", "nan", "anomaly", "overfitting", "validation loss", "gpu usage", "bottleneck"),
-    "data loading": ("dataset", "dataloader", "data loading", "augmentation", "shuffl", "mnist", "cifar"),
-    "optimizers": ("optim", "learning rate", "scheduler", "sgd", "adam", "gradient descent", ".step()"),
-    "loss functions": ("loss function", "mseloss", "crossentropy", "bceloss", "ctcloss", "mean squared"),
-    "training loop": ("training loop", "train()", "eval()", "zero_grad", "epoch", "transfer learning",
-                      "freez", "state_dict", "save"),
-    "autograd": ("autograd", "gradient", "backward", "requires_grad", "derivative", "backpropagation",
-                 "no_grad", "computation graph", ".grad"),
-    "CNNs": ("convolution", "conv1d", "conv2d", "pooling", "cnn", "stride", "padding", "feature map",
-             "fully connected"),
-    "RNNs": ("recurrent", "rnn", "sequence model", "lstm"),
-    "nn.Module": ("nn.module", "torch.nn", "layer", "sequential", "forward", "activation", "relu",
-                  "sigmoid", "softmax", "perceptron", "nn.linear", "module"),
-    "tensors": ("tensor", "numpy", "ndarray", "from_numpy", "cuda", "dtype", "reshape", "view(",
-                "broadcast"),
-    "general ML": ("regression", "neural network", "auto-encoder", "autoencoder", "type 1", "type i ",
-                   "feed-forward", "machine learning", "deep learning"),
-    "PyTorch basics": ("pytorch", "tensorflow", "framework"),
-}
-TOPICS = tuple(TOPIC_KEYWORDS)
-
-
-def classify_topic(title: str, answer: str | None) -> str:
-    """The topic whose keywords weigh most: a hit in the title counts three times one in the answer."""
-    title_l, answer_l = title.lower(), (answer or "").lower()
-    best, best_score = "PyTorch basics", 0
-    for topic, keywords in TOPIC_KEYWORDS.items():
-        score = sum(3 * title_l.count(k) + min(answer_l.count(k), 3) for k in keywords)
-        if score > best_score:
-            best, best_score = topic, score
-    return best
 
 
 def strip_boilerplate(text: str) -> str:
@@ -99,43 +36,149 @@ def strip_boilerplate(text: str) -> str:
     return text
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The pages of ``corpus_dir``, sorted; raises CorpusError when there are none."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"Corpus directory {corpus_dir} does not exist.")
-    files = sorted(p for p in corpus_dir.glob("*.txt") if p.is_file())
-    if not files:
-        raise CorpusError(f"Corpus directory {corpus_dir} has no .txt pages.")
-    return files
+@dataclass(frozen=True)
+class PageReport:
+    """What one page gave: its detected shape, items, questions without answers, and any warning."""
+
+    name: str
+    folder: str
+    shape: str
+    title: str | None
+    items: int
+    unanswered: int
+    warning: str | None = None
+
+    @property
+    def line(self) -> str:
+        """The page as one line of ``tutor pages``."""
+        what = f"{self.items} items ({self.unanswered} without answers)" if self.items else "0 items"
+        return f"{self.folder}/{self.name}: {self.shape}, {what}" + (f" — {self.warning}" if self.warning else "")
 
 
-def corpus_hash(corpus_dir: Path) -> str:
-    """SHA-256 over the parser version and every page's name and bytes."""
-    digest = hashlib.sha256(f"parser:{PARSER_VERSION}".encode())
-    for path in corpus_files(corpus_dir):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class Library:
+    """Every item of the corpus and the notes, what each page gave, and the hash of the bytes read."""
+
+    items: list[Item]
+    pages: list[PageReport]
+    sha256: str
 
 
-def load_corpus(corpus_dir: Path) -> list[Item]:
-    """Parse every page of ``corpus_dir`` into items.
+def page_paths(corpus_dir: Path, notes_dir: Path | None = None) -> list[tuple[str, Path]]:
+    """(folder name, path) of every file in the corpus folder, then the notes folder, sorted by name.
 
     Raises:
-        CorpusError: the directory is missing or empty, a page is not UTF-8 text, or no page yields items.
+        CorpusError: the corpus folder is missing, or neither folder has a page.
     """
-    from tutor import pages
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"Corpus directory {corpus_dir} does not exist.")
+    found = [("corpus", p) for p in sorted(corpus_dir.iterdir()) if _is_page(p)]
+    if notes_dir is not None and notes_dir.is_dir():
+        found += [("notes", p) for p in sorted(notes_dir.iterdir()) if _is_page(p)]
+    if not found:
+        raise CorpusError(f"Corpus directory {corpus_dir} has no pages.")
+    return found
 
-    files = corpus_files(corpus_dir)
-    texts = {}
-    for path in files:
+
+def _is_page(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith((".", "~")) and path.name.lower() != "readme.md"
+
+
+def _snapshot(corpus_dir: Path, notes_dir: Path | None, max_page_bytes: int):
+    """(folder, path, bytes or a skip message) per page, and the SHA-256 of exactly what was read."""
+    digest = hashlib.sha256(f"parser:{PARSER_VERSION}:{max_page_bytes}".encode())
+    pages = []
+    for folder, path in page_paths(corpus_dir, notes_dir):
+        size = path.stat().st_size
+        if size > max_page_bytes:
+            content: bytes | str = (f"is {size / 2**20:.1f} MB, over the {max_page_bytes / 2**20:g} MB limit "
+                                    f"(TUTOR_MAX_PAGE_MB)")
+            digest.update(f"{folder}/{path.name}\0{size}\0".encode())
+        else:
+            content = path.read_bytes()
+            digest.update(f"{folder}/{path.name}\0".encode() + content + b"\0")
+        pages.append((folder, path, content))
+    return pages, digest.hexdigest()
+
+
+def corpus_hash(corpus_dir: Path, notes_dir: Path | None = None, max_page_bytes: int = MAX_PAGE_BYTES) -> str:
+    """SHA-256 over the parser version and every page's folder, name and bytes."""
+    return _snapshot(corpus_dir, notes_dir, max_page_bytes)[1]
+
+
+def load_library(corpus_dir: Path, notes_dir: Path | None = None, max_page_bytes: int = MAX_PAGE_BYTES) -> Library:
+    """Read every page of the corpus and the notes into items, logging one warning line per page skipped.
+
+    Raises:
+        CorpusError: the corpus folder is missing or empty, or no page yields an answered item.
+    """
+    from tutor.readers import page_text, read_entries
+    from tutor.readers.seed_shapes import SHAPES
+    from tutor.text import Vocabulary
+
+    snapshot, sha256 = _snapshot(corpus_dir, notes_dir, max_page_bytes)
+    decoded, reports, seen = [], [], {}
+    for folder, path, content in snapshot:
         try:
-            texts[path] = strip_boilerplate(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise CorpusError(f"{path.name} is not UTF-8 text ({exc.reason}).") from exc
-    vocab = pages.build_vocabulary(texts.values())
+            if isinstance(content, str):
+                raise PageSkipped(content)
+            digest = hashlib.sha256(content).hexdigest()
+            if digest in seen:
+                raise PageSkipped(f"has the same content as {seen[digest]}; skipped")
+            seen[digest] = f"{folder}/{path.name}"
+            page = page_text(path.name, content)
+            decoded.append((folder, path, replace(page, text=strip_boilerplate(page.text))))
+        except PageSkipped as skipped:
+            reports.append(PageReport(path.name, folder, "skipped", None, 0, 0, str(skipped)))
+    # Glued words are repaired with the bundled pages' vocabulary only: notes never change how they read.
+    vocab = Vocabulary(page.text for folder, _, page in decoded if folder == "corpus")
     items: list[Item] = []
-    for path, text in texts.items():
-        items.extend(pages.parse_page(path.name, text, vocab))
+    prefixes: set[str] = set()
+    for folder, path, page in decoded:
+        shape, title, entries = read_entries(page, vocab)
+        seed = shape in SHAPES
+        prefix = _unique(path.stem.split("_")[0] if seed else slug(path.stem), prefixes)
+        page_items = [_item(f"{prefix}-{n:02d}", path.name, entry, title, general=not seed)
+                      for n, entry in enumerate(entries, start=1)]
+        warning = None if page_items else "yields no questions or sections"
+        if warning is None and page.encoding not in ("utf-8", "ascii"):
+            warning = f"read as {page.encoding}"
+        reports.append(PageReport(path.name, folder, shape, title, len(page_items),
+                                  sum(item.answer is None for item in page_items), warning))
+        items.extend(page_items)
+    order = {(folder, path.name): k for k, (folder, path, _) in enumerate(snapshot)}
+    reports.sort(key=lambda r: order[(r.folder, r.name)])
+    for report in reports:
+        if report.warning and (report.shape == "skipped" or not report.items):
+            log.warning("%s/%s %s", report.folder, report.name, report.warning)
     if not any(item.answer for item in items):
         raise CorpusError(f"No question/answer items could be parsed from {corpus_dir}.")
-    return items
+    return Library(items, reports, sha256)
+
+
+def load_corpus(corpus_dir: Path, notes_dir: Path | None = None, max_page_bytes: int = MAX_PAGE_BYTES) -> list[Item]:
+    """The items of ``load_library``."""
+    return load_library(corpus_dir, notes_dir, max_page_bytes).items
+
+
+def _item(item_id: str, source: str, entry, page_title: str | None, general: bool) -> Item:
+    answer = entry.answer.strip() if entry.answer and entry.answer.strip() else None
+    # Notes of the user's own: a topic from the heading path when no keyword topic clearly fits.
+    fallback = (entry.section.split(" › ")[0] or page_title or Path(source).stem) if general else None
+    return Item(id=item_id, source=source, section=entry.section, title=entry.title, question=entry.question,
+                answer=answer, topic=classify_topic(entry.title, answer, fallback=fallback),
+                question_derived=entry.derived)
+
+
+def slug(stem: str) -> str:
+    """A file stem as an id prefix: ASCII letters, digits and dashes (``Mes notes é`` -> ``mes-notes-e``)."""
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_stem.lower()).strip("-") or "page"
+
+
+def _unique(prefix: str, used: set[str]) -> str:
+    candidate, n = prefix, 2
+    while candidate in used:
+        candidate, n = f"{prefix}-{n}", n + 1
+    used.add(candidate)
+    return candidate

@@ -23,3 +23,7 @@ class InputError(TutorError):
 
 class AudioError(TutorError):
     """A recording cannot be transcribed."""
+
+
+class PageSkipped(TutorError):
+    """One page of notes cannot be read; the message completes "<file name> …" (the build goes on)."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tutor.corpus import Item
+from tutor.items import Item
 from tutor.models import Embedder
 from tutor.text import excerpt, printable, tokenize
 

@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tutor.corpus import Item
 from tutor.errors import TutorError
 from tutor.grading import Grade
+from tutor.items import Item
 from tutor.progress import RATINGS, ProgressStore, rating_for
 from tutor.speech import Transcript
 from tutor.text import excerpt

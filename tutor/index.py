@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.corpus import Item, corpus_hash, load_corpus
+from tutor.corpus import MAX_PAGE_BYTES, corpus_hash, load_library
 from tutor.errors import IndexMismatch, TutorError
+from tutor.items import Item
 from tutor.models import Embedder
 from tutor.passages import build_passages
 
@@ -152,7 +153,8 @@ def _atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def expected_manifest(corpus_dir: Path, embedder: Embedder) -> dict:
+def expected_manifest(corpus_dir: Path, embedder: Embedder, notes_dir: Path | None = None,
+                      max_page_bytes: int = MAX_PAGE_BYTES) -> dict:
     from tutor.confidence import fit_data_sha256
     from tutor.grading import CALIBRATION_VERSION
 
@@ -163,7 +165,7 @@ def expected_manifest(corpus_dir: Path, embedder: Embedder) -> dict:
         "model": embedder.name,
         "model_weights_sha256": embedder.weights,
         "dimension": embedder.dimension,
-        "corpus_sha256": corpus_hash(corpus_dir),
+        "corpus_sha256": corpus_hash(corpus_dir, notes_dir, max_page_bytes),
     }
 
 
@@ -231,9 +233,11 @@ class CachedEmbedder:
         _atomic_write(self.path, write)
 
 
-def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progress: bool = True) -> IndexData:
-    """Parse, embed and write the index atomically; returns it loaded."""
-    items = load_corpus(corpus_dir)
+def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progress: bool = True,
+                notes_dir: Path | None = None, max_page_bytes: int = MAX_PAGE_BYTES) -> IndexData:
+    """Read the pages, embed and write the index atomically; returns it loaded."""
+    library = load_library(corpus_dir, notes_dir, max_page_bytes)
+    items = library.items
     index_dir.mkdir(parents=True, exist_ok=True)
     embedder = CachedEmbedder(embedder, index_dir)
     passages = build_passages(items)
@@ -251,7 +255,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
         else np.zeros((0, embedder.dimension), np.float32)
     answer_vectors = np.zeros((len(items), embedder.dimension), np.float32)
     answer_vectors[answered] = embedder.embed([items[i].answer for i in answered])
-    manifest = expected_manifest(corpus_dir, embedder)
+    manifest = expected_manifest(corpus_dir, embedder, notes_dir, max_page_bytes)
+    manifest["corpus_sha256"] = library.sha256  # the bytes parsed: a page edited meanwhile rebuilds next time
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]
     files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "spans": f"spans-{key}.npy",
              "items": f"items-{key}.jsonl",
@@ -275,6 +280,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     manifest.update(
         items=len(items), passages=len(rows), index_type=type(faiss_index).__name__, files=files,
         grading_calibration=dataclasses.asdict(calibration), confidence=decision.to_json(),
+        pages=[dataclasses.asdict(page) for page in library.pages],
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     _atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))
@@ -348,9 +354,10 @@ def load_index(index_dir: Path, expected: dict) -> IndexData:
     return IndexData(items, groups, rows, spans, faiss_index, manifest, point_items, point_vectors, answer_vectors)
 
 
-def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebuild: bool = False) -> IndexData:
+def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebuild: bool = False,
+                  notes_dir: Path | None = None, max_page_bytes: int = MAX_PAGE_BYTES) -> IndexData:
     """The fresh index: loaded if it matches, else rebuilt (under the build lock), saying why."""
-    expected = expected_manifest(corpus_dir, embedder)
+    expected = expected_manifest(corpus_dir, embedder, notes_dir, max_page_bytes)
     if not rebuild:
         try:
             return load_index(index_dir, expected)
@@ -361,4 +368,4 @@ def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebu
         if not rebuild:
             with contextlib.suppress(IndexMismatch):
                 return load_index(index_dir, expected)  # another process built it while we waited
-        return build_index(corpus_dir, index_dir, embedder)
+        return build_index(corpus_dir, index_dir, embedder, notes_dir=notes_dir, max_page_bytes=max_page_bytes)

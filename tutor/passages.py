@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tutor.corpus import Item
+from tutor.items import Item
 
 QUESTION, ANSWER, PART = 0, 1, 2
 MIN_PART_WORDS = 5  # shorter pieces ("Example:") join their neighbour

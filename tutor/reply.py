@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tutor.confidence import Evidence
-from tutor.corpus import Item
+from tutor.items import Item
 from tutor.text import excerpt
 
 # A best passage is quoted first when it is at most this share of its answer (a small part of a long item).

@@ -15,10 +15,10 @@ from tutor import conversation
 from tutor.confidence import Decision, gather_evidence
 from tutor.config import Config
 from tutor.conversation import message_text
-from tutor.corpus import Item
 from tutor.errors import InputError
 from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
 from tutor.index import IndexData, load_or_build
+from tutor.items import Item
 from tutor.models import Embedder, load_embedder
 from tutor.reply import QUOTE_SHARE, Hit, Reply, inert, render
 from tutor.retrieval import Retriever, Scored
@@ -74,7 +74,8 @@ class Tutor:
         config = config or Config.from_env()
         started = time.perf_counter()
         embedder = embedder or load_embedder(config.embed_model, config.device)
-        index = load_or_build(config.corpus_dir, config.index_dir, embedder, rebuild=rebuild)
+        index = load_or_build(config.corpus_dir, config.index_dir, embedder, rebuild=rebuild,
+                              notes_dir=config.notes_folder, max_page_bytes=config.max_page_bytes)
         log.info("Tutor ready in %.2f s (%d items)", time.perf_counter() - started, len(index.items))
         return cls(config, embedder, index)
 

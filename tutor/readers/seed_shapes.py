@@ -1,4 +1,4 @@
-"""Parsers for the page shapes of the interview corpus.
+"""Readers for the five page shapes of the bundled interview corpus.
 
 Shapes, recognised from the text itself:
 
@@ -12,20 +12,15 @@ Shapes, recognised from the text itself:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
-from tutor.corpus import Item, classify_topic
 from tutor.text import Vocabulary, repair_glued
 
 _TITLE_LINE = re.compile(r"^[A-Z][\w&'’/-]*(?: (?:[A-Z][\w&'’/-]*|with|and|of|to|for|the|in|on|a))*$")
 
 
-def build_vocabulary(texts: Iterable[str]) -> Vocabulary:
-    return Vocabulary(texts)
-
-
-def detect_shape(text: str) -> str:
+def detect_shape(text: str) -> str | None:
+    """The shape of a page, or None when it is none of the five."""
     if re.search(r"^### \d+\) ", text, re.MULTILINE):
         return "numbered"
     if re.search(r"^- \d+\.\s*$", text, re.MULTILINE):
@@ -34,39 +29,26 @@ def detect_shape(text: str) -> str:
         return "bullets"
     if re.search(r"^Answer:\s*$", text, re.MULTILINE):
         return "lost"
-    if re.search(r"^1\. \S", text, re.MULTILINE):
+    numbered = re.findall(r"^\d+\. (.+)$", text, re.MULTILINE)
+    # Numbered questions are a user's notes, not an article's sections.
+    questions = sum(n.rstrip().endswith("?") for n in numbered)
+    if re.search(r"^1\. \S", text, re.MULTILINE) and questions * 2 < len(numbered):
         return "article"
-    return "unknown"
+    return None
 
 
-def parse_page(source: str, text: str, vocab: Vocabulary) -> list[Item]:
-    """Items of one page; a page of no known shape yields none."""
-    parser = {
+SHAPES = ("numbered", "bullets", "sparse", "lost", "article")
+
+
+def read_shape(shape: str, text: str, vocab: Vocabulary) -> Parsed:
+    """Entries (section, title, question, answer, derived) of a page of one of the five shapes."""
+    return {
         "numbered": _parse_numbered,
         "bullets": _parse_bullets,
         "sparse": _parse_sparse,
         "lost": _parse_lost,
         "article": _parse_article,
-    }.get(detect_shape(text))
-    if parser is None:
-        return []
-    prefix = Path(source).stem.split("_")[0]
-    items = []
-    for n, (section, title, question, answer, derived) in enumerate(parser(text, vocab), start=1):
-        answer = answer.strip() if answer and answer.strip() else None
-        items.append(
-            Item(
-                id=f"{prefix}-{n:02d}",
-                source=source,
-                section=section,
-                title=title,
-                question=question,
-                answer=answer,
-                topic=classify_topic(title, answer),
-                question_derived=derived,
-            )
-        )
-    return items
+    }[shape](text, vocab)
 
 
 Parsed = Iterator[tuple[str, str, str | None, str | None, bool]]
@@ -191,8 +173,10 @@ _DERIVATIONS = [
 ]
 
 
-def derive_question(answer: str) -> str:
+def derive_question(answer: str, guess: bool = True) -> str | None:
     """A question for an answer whose question was lost, from its first sentence.
+
+    When no pattern fits, the sentence's first words with a question mark — or None without ``guess``.
 
     >>> derive_question("Max pooling refers to a pooling operation that chooses the maximum.")
     'What is max pooling?'
@@ -205,7 +189,7 @@ def derive_question(answer: str) -> str:
         if match:
             groups = [_lower_first(g) for g in match.groups()]
             return template.format(*groups)
-    return " ".join(sentence.split()[:8]).rstrip(".,:") + "?"
+    return " ".join(sentence.split()[:8]).rstrip(".,:") + "?" if guess else None
 
 
 def _lower_first(phrase: str) -> str:

@@ -222,3 +222,20 @@ def test_each_logged_in_user_sees_only_their_own_progress(browser, tmp_path):
         bo.wait_for_selector("#ask-input textarea", timeout=60_000)
         bo.get_by_role("tab", name="Progress").click()
         bo.wait_for_function("document.body.innerText.includes('No attempts yet')", timeout=30_000)
+
+
+def test_notes_uploaded_in_the_app_are_listed_and_answered_from(page):
+    # Last in this module: the page it adds stays in the shared app's notes folder.
+    page.get_by_role("tab", name="Your notes").click()
+    page.locator("#notes-upload input[type=file]").set_input_files(str(ROOT / "tests/data/notes/training_tricks.md"))
+    page.wait_for_function("document.querySelector('#notes-upload').innerText.includes('training_tricks.md')",
+                           timeout=30_000)
+    page.click("#notes-add")
+    page.wait_for_function("document.querySelector('#notes-result').innerText.includes('added')", timeout=180_000)
+    assert "added training_tricks.md: markdown: questions, 4 items" in page.inner_text("#notes-result")
+    page.wait_for_function("document.querySelector('#notes-pages').innerText.includes('training_tricks.md')")
+    page.screenshot(path=str(SHOTS / "notes.png"), full_page=True)
+    page.get_by_role("tab", name="Ask").click()
+    ask(page, "what does label smoothing do to the targets?")
+    page.wait_for_function("document.querySelector('#ask-chat').innerText.includes('Source: training_tricks.md')",
+                           timeout=30_000)

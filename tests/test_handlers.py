@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tutor.handlers import ALL_TOPICS, Handlers, render_grade, speaking_markdown
@@ -89,3 +91,32 @@ def test_covered_parts_are_marked_and_html_escaped(real_tutor):
 def test_speaking_summary_flags_a_fast_pace():
     text = speaking_markdown(Transcript("x", 30.0, 190.0, {"like": 2}))
     assert "fast" in text and "“like” ×2" in text
+
+
+NOTES = Path(__file__).parent / "data" / "notes"
+
+
+def test_uploaded_notes_join_pages_topics_and_practice(handlers, tmp_path):
+    upload = tmp_path / "upload" / "training_tricks.md"
+    upload.parent.mkdir()
+    upload.write_bytes((NOTES / "training_tricks.md").read_bytes())
+    before = len(handlers.practice_items)
+    message = handlers.add_notes([str(upload), str(NOTES / "essay.txt")])
+    assert "added training_tricks.md: markdown: questions, 4 items" in message
+    assert "added essay.txt" in message
+    assert ["notes", "training_tricks.md", "markdown: questions", 4, 0, ""] in handlers.pages()
+    assert len(handlers.practice_items) == before + 6
+    assert "Regularisation" in handlers.topics()
+    labels = [label for label, _ in handlers.questions("Regularisation")]
+    assert labels[0].startswith("What is label smoothing and why use it?")
+    item_id, _ = handlers.pick("due", "Regularisation", "local")
+    assert handlers.tutor.item(item_id).source == "training_tricks.md"
+    again = handlers.add_notes([str(upload)])
+    assert "not added:** training_tricks.md has the same content" in again
+    assert len(handlers.practice_items) == before + 6
+
+
+def test_uploads_can_be_switched_off(fake_tutor, tmp_path):
+    shared = Handlers(fake_tutor, ProgressStore(tmp_path / "data"), allow_uploads=False)
+    assert "Uploads are off" in shared.add_notes([str(NOTES / "flashcards.txt")])
+    assert not fake_tutor.config.notes_folder.exists()

@@ -11,6 +11,7 @@ import html
 import random
 import re
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,11 +42,17 @@ class Feedback:
 
 
 class Handlers:
-    def __init__(self, tutor: Tutor, store: ProgressStore, seed: int | None = None):
-        self.tutor = tutor
+    def __init__(self, tutor: Tutor, store: ProgressStore, seed: int | None = None, allow_uploads: bool = True):
         self.store = store
         self.random = random.Random(seed)
+        self.allow_uploads = allow_uploads
+        self._reload_lock = threading.Lock()
+        self._use(tutor)
+
+    def _use(self, tutor: Tutor) -> None:
+        # One assignment each: a click served meanwhile sees the old tutor or the new one, never a mix.
         self.practice_items = [item for item in tutor.items if item.question or item.answer]
+        self.tutor = tutor
 
     # ---- ask ------------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None) -> tuple[list[dict], list[str]]:
@@ -139,6 +146,38 @@ class Handlers:
         except TutorError as exc:
             return f"⚠️ {inert(str(exc))}"
         return f"Saved as **{attempt.rating}**: the next review is scheduled from that."
+
+    # ---- your notes -----------------------------------------------------------------------------
+    def pages(self) -> list[list]:
+        """One row per page of the corpus and the notes: folder, file, shape, items, without answers, warning."""
+        return [[p["folder"], p["name"], p["shape"], p["items"], p["unanswered"], p["warning"] or ""]
+                for p in self.tutor.index.manifest.get("pages", [])]
+
+    def add_notes(self, paths: list[str] | None) -> str:
+        """Store uploaded pages in the notes folder and rebuild the index (only new texts are embedded);
+        returns what happened to each page, as Markdown."""
+        from tutor.notes import add_pages
+
+        if not self.allow_uploads:
+            return "⚠️ Uploads are off on this shared server (start it with --allow-uploads to allow them)."
+        if not paths:
+            return "Choose one or more pages first."
+        config = self.tutor.config
+        pages = []
+        for path in paths:
+            try:
+                pages.append((Path(path).name, Path(path).read_bytes()))
+            except OSError as exc:
+                return f"⚠️ Could not read the upload {inert(Path(path).name)}: {inert(exc.strerror or str(exc))}"
+        with self._reload_lock:
+            results = add_pages(pages, config.notes_folder, config.corpus_dir, config.max_page_bytes)
+            lines = [("added " if r.stored else "**not added:** ") + inert(r.message) for r in results]
+            if any(r.stored for r in results):
+                try:
+                    self._use(self.tutor.reloaded())
+                except TutorError as exc:
+                    lines.append(f"⚠️ {inert(str(exc))}")
+        return "\n".join(f"- {line}" for line in lines)
 
     # ---- progress -------------------------------------------------------------------------------
     def progress(self, user: str):

@@ -79,6 +79,15 @@ class Tutor:
         log.info("Tutor ready in %.2f s (%d items)", time.perf_counter() - started, len(index.items))
         return cls(config, embedder, index)
 
+    def reloaded(self) -> Tutor:
+        """A tutor over the pages as they are now (rebuilding the index if they changed), sharing this
+        one's models."""
+        index = load_or_build(self.config.corpus_dir, self.config.index_dir, self.embedder,
+                              notes_dir=self.config.notes_folder, max_page_bytes=self.config.max_page_bytes)
+        fresh = type(self)(self.config, self.embedder, index)
+        fresh._transcriber = self._transcriber
+        return fresh
+
     # ---- asking -------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Reply:
         """Answer a free-form question from the notes, citing sources. With ``history`` (chat messages,

@@ -38,9 +38,14 @@ def _user(request: gr.Request | None) -> str:
     return getattr(request, "username", None) or LOCAL_USER
 
 
-def build(tutor: Tutor, store: ProgressStore):
-    """The app's Blocks, with stable element ids for browser tests."""
-    h = Handlers(tutor, store)
+PAGE_COLUMNS = ["folder", "file", "shape", "items", "without answers", "warning"]
+NOTE_TYPES = [".md", ".markdown", ".txt", ".tsv", ".html", ".htm", ".pdf"]
+
+
+def build(tutor: Tutor, store: ProgressStore, allow_uploads: bool = True, shared: bool = False):
+    """The app's Blocks, with stable element ids for browser tests. ``shared``: several users log in, so
+    uploaded notes (when ``allow_uploads``) are seen by all of them."""
+    h = Handlers(tutor, store, allow_uploads=allow_uploads)
 
     with gr.Blocks(title="PyTorch interview tutor") as demo:
         gr.Markdown("# PyTorch interview tutor\nAsk about PyTorch, practise answers out loud, track what you know.")
@@ -94,6 +99,16 @@ def build(tutor: Tutor, store: ProgressStore):
                 with gr.Row():
                     export_btn = gr.Button("Export attempts as CSV", elem_id="progress-export")
                     export_file = gr.File(label="CSV", interactive=False)
+
+            with gr.Tab("Your notes", id="notes"):
+                gr.Markdown(_notes_intro(tutor, allow_uploads, shared), elem_id="notes-intro")
+                with gr.Row(visible=allow_uploads):
+                    note_files = gr.File(file_count="multiple", file_types=NOTE_TYPES, label="Pages of notes",
+                                         elem_id="notes-upload", scale=3)
+                    add_btn = gr.Button("Add to my notes", variant="primary", elem_id="notes-add", scale=1)
+                notes_result = gr.Markdown(elem_id="notes-result")
+                pages_table = gr.Dataframe(h.pages(), headers=PAGE_COLUMNS, interactive=False, wrap=True,
+                                           label="Pages the tutor reads", elem_id="notes-pages")
 
         # ---- ask wiring
         def on_ask(text, history, request: gr.Request):
@@ -172,19 +187,28 @@ def build(tutor: Tutor, store: ProgressStore):
         export_btn.click(on_export, None, [export_file], api_visibility="private")
         demo.load(None, None, [mic_note], js=MIC_CHECK_JS, api_visibility="private")
 
+        # ---- notes wiring
+        def on_add(paths, chosen_topic):
+            message = h.add_notes(paths)
+            return (message, h.pages(), None, gr.update(choices=h.topics()),
+                    gr.update(choices=h.questions(chosen_topic)))
+
+        add_btn.click(on_add, [note_files, topic], [notes_result, pages_table, note_files, topic, picker],
+                      concurrency_limit=1, concurrency_id="notes", api_visibility="private")
+
         # ---- API endpoints for gradio_client (limits enforced here, not only in the browser)
         def ask_api(question: str, history: list[dict] | None = None) -> str:
             """Ask the tutor; returns the reply as Markdown."""
             try:
-                return tutor.ask(question, history=history or []).text
+                return h.tutor.ask(question, history=history or []).text
             except TutorError as exc:
                 raise gr.Error(str(exc)) from None
 
         def grade_api(question: str, answer: str) -> dict:
             """Grade an answer to a question; returns the grade as JSON."""
             try:
-                question = clean_text(question, tutor.config.max_question_chars)
-                return dataclasses.asdict(tutor.grade(question, answer))
+                question = clean_text(question, h.tutor.config.max_question_chars)
+                return dataclasses.asdict(h.tutor.grade(question, answer))
             except TutorError as exc:
                 raise gr.Error(str(exc)) from None
 
@@ -194,7 +218,7 @@ def build(tutor: Tutor, store: ProgressStore):
             if not path:
                 raise gr.Error("Send an audio file.")
             try:
-                return dataclasses.asdict(tutor.transcribe(path, delete_after=True))
+                return dataclasses.asdict(h.tutor.transcribe(path, delete_after=True))
             except TutorError as exc:
                 raise gr.Error(str(exc)) from None
 
@@ -204,10 +228,24 @@ def build(tutor: Tutor, store: ProgressStore):
     return demo
 
 
+def _notes_intro(tutor: Tutor, allow_uploads: bool, shared: bool) -> str:
+    folder = tutor.config.notes_folder
+    text = (f"Add your own pages — Markdown, text with `Q:`/`A:` cards, an Anki deck exported as text, a saved HTML "
+            f"page or a PDF. Their questions join *Ask* and *Practice* (under their own topics). They are kept in "
+            f"`{folder}`; `tutor add FILE…` does the same from the command line.")
+    if not allow_uploads:
+        return text + "\n\n**Uploads are off on this shared server** (start it with `--allow-uploads` to allow them)."
+    if shared:
+        return text + "\n\n**Uploaded notes are shared by everyone who logs in to this server.**"
+    return text
+
+
 def launch(host: str = "127.0.0.1", port: int = 7860, auth: list[str] | None = None, data_dir: str | None = None,
-           share: bool = False, config: Config | None = None, prevent_thread_lock: bool = False):
-    """Load everything once, then serve. ``auth``: "user:password" strings; each user sees only their progress."""
-    config = config or Config.from_env(data_dir=data_dir)
+           share: bool = False, config: Config | None = None, prevent_thread_lock: bool = False,
+           notes: str | None = None, allow_uploads: bool = False):
+    """Load everything once, then serve. ``auth``: "user:password" strings; each user sees only their progress.
+    Uploading notes is on for a single user, and with ``auth`` only when ``allow_uploads``."""
+    config = config or Config.from_env(data_dir=data_dir, notes_dir=notes)
     started = time.perf_counter()
     print("Loading the embedding model and the index…", flush=True)
     tutor = Tutor.load(config)
@@ -218,7 +256,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, auth: list[str] | None = N
     store = ProgressStore(config.data_dir)
     print(f"Progress is saved in {store.path}", flush=True)
     credentials = [_credential(a) for a in auth or []]
-    demo = build(tutor, store)
+    demo = build(tutor, store, allow_uploads=allow_uploads or not credentials, shared=bool(credentials))
     demo.queue(max_size=64, default_concurrency_limit=4)
     return demo.launch(
         server_name=host, server_port=port, share=share, auth=credentials or None, show_error=False,

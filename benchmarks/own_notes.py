@@ -98,6 +98,14 @@ def main() -> None:
         print("| index | hit@1 | MRR | in-scope answered | out-of-scope flagged |\n|---|---|---|---|---|")
         print(f"| corpus only | {corpus_figures(plain)[2:]}")
         print(f"| corpus + notes | {corpus_figures(with_notes)[2:]}")
+        outside = load_sets("test")["blind"]["out_of_scope"]
+        newly = [(case, b) for case, a, b in zip(outside, run(plain, outside), run(with_notes, outside), strict=True)
+                 if b["confident"] and not a["confident"]]
+        print(f"\nOut-of-scope questions (written before the notes) answered once the notes are in: {len(newly)} "
+              "— judge whether the note answers them:")
+        for case, row in newly:
+            item = with_notes.item(row["ids"][0])
+            print(f"  {case['q'][:70]!r} -> {item.source}: {item.title[:60]!r}")
 
 
 if __name__ == "__main__":

@@ -154,3 +154,14 @@ def test_notes_topics_come_from_headings_when_no_keyword_fits(corpus_copy, tmp_p
     assert items["How do you hold a chef's knife?"].topic == "Knife skills"
     assert items["Why call optimizer.zero_grad() each step?"].topic == "optimizers"  # a keyword topic fits
     assert items["What is label smoothing and why use it?"].topic == "Regularisation"
+
+
+def test_markdown_from_the_web_links_and_numbered_lists():
+    text = ("# Interview questions\n\n## Basics\n\n#### 1) What is gradient descent? [[src](http://example.com/a)]\n\n"
+            "It follows the negative gradient of the loss downhill.\n\n#### 2) What is a <a name='x'></a>[batch](http://b)?\n\n"
+            "A group of samples processed together.\n\n## Training stages\n\n1. Pretraining on raw text\n"
+            "2. Fine-tuning on labelled pairs\n3. Alignment with preferences\n")
+    shape, title, entries = read("web.md", text.encode())
+    assert shape == "markdown: questions" and title == "Interview questions"
+    assert [e.title for e in entries] == ["What is gradient descent?", "What is a batch?", "Training stages"]
+    assert entries[2].answer.startswith("1. Pretraining")  # a numbered list is not an article's sections

@@ -92,17 +92,23 @@ def read_entries(page: PageText, vocab) -> tuple[str, str | None, list[Entry]]:
     """(shape, title, entries) of a decoded page. ``vocab`` repairs words the bundled pages glued."""
     from tutor.readers.seed_shapes import detect_shape, read_shape
 
-    if page.format in ("text", "markdown"):
-        shape = detect_shape(page.text)
-        if shape:
-            return shape, None, [Entry(*parsed) for parsed in read_shape(shape, page.text, vocab)]
     if page.format in ("anki", "text"):
         from tutor.readers.anki import looks_like_anki, read_anki
 
         if page.format == "anki" or looks_like_anki(page.text):
             return "anki", None, read_anki(page.text)
     title, entries = read_markdown(page.text, plain_text=page.format in ("text", "pdf"))
-    return f"{page.format}: {_structure(entries)}", title or page.title, entries
+    general = f"{page.format}: {_structure(entries)}", title or page.title, entries
+    shape = detect_shape(page.text) if page.format in ("text", "markdown") else None
+    if shape:
+        seed = [Entry(*parsed) for parsed in read_shape(shape, page.text, vocab)]
+        # A bundled shape's marks can occur by chance in other notes (a numbered list looks like an
+        # article's sections): keep the shape unless the general reader finds more headed items in a
+        # Markdown page, or far more in a text page (the bundled pages are text).
+        factor = 1 if page.format == "markdown" else 2
+        if sum(not e.derived for e in entries) < factor * max(len(seed), 1):
+            return shape, None, seed
+    return general
 
 
 def _structure(entries: list[Entry]) -> str:

@@ -77,8 +77,31 @@ def headings(text: str) -> list[tuple[int, int, int, str]]:
     found = []
     for k, token in enumerate(tokens):
         if token.type == "heading_open" and token.map:
-            found.append((token.map[0], token.map[1], int(token.tag[1]), tokens[k + 1].content.strip()))
+            heading = _inline_text(tokens[k + 1].children or [])
+            if heading:
+                found.append((token.map[0], token.map[1], int(token.tag[1]), heading))
     return found
+
+
+def _inline_text(children) -> str:
+    """A heading's words: link texts without their URLs, inline code kept, inline HTML (anchors) and
+    citation links such as ``[[src](…)]`` dropped, a trailing colon removed."""
+    words, in_link, link_words = [], False, []
+    for child in children:
+        if child.type == "link_open":
+            in_link, link_words = True, []
+        elif child.type == "link_close":
+            in_link = False
+            text = "".join(link_words)
+            if not re.fullmatch(r"\W*(src|source|link|ref|\d+)?\W*", text, re.IGNORECASE):
+                words.append(text)
+        elif child.type in ("text", "code_inline"):
+            (link_words if in_link else words).append(f"`{child.content}`" if child.type == "code_inline"
+                                                      else child.content)
+        elif child.type == "softbreak":
+            words.append(" ")
+    text = " ".join("".join(words).split())
+    return re.sub(r"[\s\[\]]*$", "", text.rstrip(":")).strip() if text else ""
 
 
 def read_markdown(text: str, plain_text: bool = False) -> tuple[str | None, list[Entry]]:

@@ -120,21 +120,68 @@ def test_script_in_a_question_renders_inert(page):
     assert page.locator("#ask-chat img[src='x']").count() == 0
 
 
-def test_practice_typed_answer_gets_a_score_and_points_then_progress_updates(page):
-    page.get_by_role("tab", name="Practice").click()
-    page.click("#practice-due")
-    page.wait_for_function("document.querySelector('#practice-question').innerText.includes('?')")
-    page.fill("#practice-answer textarea", "You write a Python function that takes the predictions and the "
-              "targets, computes the loss with tensor operations and returns it; autograd then backpropagates it.")
+def shown_question(page) -> str:
+    """The question the Practice tab shows (its heading) once one is loaded."""
+    page.wait_for_function("document.querySelector('#practice-question h3') !== null", timeout=60_000)
+    return page.inner_text("#practice-question h3").strip()
+
+
+def grade(page, text: str) -> str:
+    """Type an answer, press Grade, wait for the score; returns the score line."""
+    page.fill("#practice-answer textarea", text)
+    before = page.inner_text("#practice-score")
     page.click("#practice-grade")
-    page.wait_for_function("document.querySelector('#practice-score').innerText.includes('/ 100')", timeout=60_000)
-    assert page.locator("#practice-missed").inner_text().strip()
+    page.wait_for_function("(before) => { const t = document.querySelector('#practice-score').innerText;"
+                           " return t.includes('/ 100') && t !== before; }", arg=before, timeout=60_000)
+    return page.inner_text("#practice-score")
+
+
+def picker_value(page) -> str:
+    return page.input_value("#practice-picker input")
+
+
+def test_practice_grades_the_question_on_screen_and_progress_shows_dates(page):
+    page.get_by_role("tab", name="Practice").click()
+    question = shown_question(page)  # a fresh page shows a question without touching the picker
+    assert picker_value(page).startswith(question)
+    grade(page, "You write a Python function that takes the predictions and the targets, computes the loss "
+                "with tensor operations and returns it; autograd then backpropagates it.")
+    missed = page.locator("#practice-missed label").all_inner_texts()
+    assert missed and max(len(m) for m in missed) > 60 and not any(m.strip().endswith("…") for m in missed)
+    widths = page.eval_on_selector_all("#practice-missed label span",
+                                       "els => els.map(e => e.scrollWidth - e.clientWidth)")
+    assert max(widths) <= 1  # nothing cut off by the layout either
     page.screenshot(path=str(SHOTS / "practice.png"), full_page=True)
+    page.click("#practice-due")
+    page.wait_for_function("(q) => { const h = document.querySelector('#practice-question h3');"
+                           " return h && h.innerText.trim() !== q; }", arg=question, timeout=30_000)
+    second = shown_question(page)
+    assert picker_value(page).startswith(second)
+    grade(page, "Tensors are n-dimensional arrays that can live on the GPU.")
     page.get_by_role("tab", name="Progress").click()
-    page.wait_for_function("document.querySelector('#progress-plot canvas, #progress-plot svg') !== null",
+    page.wait_for_function("document.querySelector('#progress-summary').innerText.includes('2 attempts')",
                            timeout=30_000)
-    assert "1 attempts" in page.inner_text("body")
+    page.wait_for_function("document.querySelectorAll('#progress-plot svg text').length > 3", timeout=30_000)
+    ticks = page.eval_on_selector_all("#progress-plot svg text", "els => els.map(e => e.textContent)")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    today = time.strftime("%b %d")
+    dated = [t for t in ticks if t[:3] in months]
+    assert len(dated) >= 3 and any(t.startswith(today) for t in dated), ticks
+    assert not any(t.startswith(".") for t in ticks), ticks
+    assert page.locator("#progress-export").is_visible()
     page.screenshot(path=str(SHOTS / "progress.png"), full_page=True)
+
+
+def test_changing_topic_shows_a_question_of_that_topic_and_grades_it(page):
+    page.get_by_role("tab", name="Practice").click()
+    shown_question(page)
+    page.locator("#practice-topic input").click()
+    page.get_by_role("option", name="CNNs", exact=True).click()
+    page.wait_for_function("document.querySelector('#practice-question').innerText.includes('CNNs')",
+                           timeout=30_000)
+    question = shown_question(page)
+    assert picker_value(page).startswith(question)
+    assert "/ 100" in grade(page, "Convolutions slide small learned filters over the input to find local patterns.")
 
 
 @pytest.mark.skipif(not synth.available(), reason="needs espeak-ng and sox")
@@ -142,8 +189,7 @@ def test_uploaded_recording_is_transcribed_and_graded(page, tmp_path):
     wav = synth.speak("Max pooling keeps the largest value in each window of the feature map, which shrinks "
                       "the map and keeps the strongest features.", tmp_path / "answer.wav")
     page.get_by_role("tab", name="Practice").click()
-    page.click("#practice-random")
-    page.wait_for_function("document.querySelector('#practice-question').innerText.includes('·')")
+    shown_question(page)
     page.locator("#practice-audio button[aria-label='Upload file']").click()
     page.locator("#practice-audio input[type=file]").set_input_files(str(wav))
     page.wait_for_function("document.querySelector('#practice-answer textarea').value.length > 0", timeout=90_000)
@@ -209,14 +255,13 @@ def test_each_logged_in_user_sees_only_their_own_progress(browser, tmp_path):
             pages[name] = page
         ana = pages["ana"]
         ana.get_by_role("tab", name="Practice").click()
-        ana.click("#practice-random")
-        ana.wait_for_function("document.querySelector('#practice-question').innerText.includes('·')")
+        shown_question(ana)
         ana.fill("#practice-answer textarea", "Tensors are n-dimensional arrays that can live on the GPU.")
         ana.click("#practice-grade")
         ana.wait_for_function("document.querySelector('#practice-score').innerText.includes('/ 100')",
                               timeout=60_000)
         ana.get_by_role("tab", name="Progress").click()
-        ana.wait_for_function("document.body.innerText.includes('1 attempts')", timeout=30_000)
+        ana.wait_for_function("document.body.innerText.includes('One attempt so far')", timeout=30_000)
         bo = pages["bo"]
         bo.reload()
         bo.wait_for_selector("#ask-input textarea", timeout=60_000)

@@ -54,9 +54,37 @@ def test_grading_saves_an_attempt_and_due_next_moves_on(handlers):
     second, _ = handlers.pick("due", ALL_TOPICS, "local")
     assert second != first
     assert "Saved as **Again**" in handlers.rerate(feedback.attempt_id, "Again")
-    scores, topics, summary = handlers.progress("local")
-    assert list(scores["score"]) == [handlers.store.attempts("local")[0].score]
-    assert "1 attempts" in summary
+    view = handlers.progress("local")
+    assert list(view.scores["score"]) == [handlers.store.attempts("local")[0].score]
+    assert view.summary.startswith("One attempt so far")
+    assert view.chart.to_dict()["layer"][1]["mark"]["type"] == "point"  # a single attempt is a visible point
+    assert list(view.mastery["topic"]) == [f"{handlers.tutor.item(first).topic} (1)"]
+
+
+def test_progress_dates_are_local_and_the_axis_spans_at_least_a_day(handlers):
+    for _ in range(2):
+        item_id, _ = handlers.pick("due", ALL_TOPICS, "local")
+        handlers.grade(item_id, "Tensors are n-dimensional arrays that can live on the GPU.", "local")
+    view = handlers.progress("local")
+    assert view.summary.startswith("2 attempts") and view.scores["date"].dt.tz is None
+    import pandas as pd
+
+    start, end = (pd.Timestamp(year=t["year"], month=t["month"], day=t["date"], hour=t["hours"], minute=t["minutes"])
+                  for t in view.chart.to_dict()["layer"][0]["encoding"]["x"]["scale"]["domain"])
+    assert end - start >= pd.Timedelta(days=1) - pd.Timedelta(minutes=2)
+
+
+def test_missed_points_are_kept_whole(real_tutor, tmp_path):
+    handlers = Handlers(real_tutor, ProgressStore(tmp_path / "data"))
+    item = next(i for i in real_tutor.items if i.answer and len(i.answer) > 600)
+    feedback = handlers.grade(item.id, "It is a thing in PyTorch.", "local")
+    assert feedback.missed and max(len(m) for m in feedback.missed) > 100
+    assert not any(m.endswith("…") for m in feedback.missed)
+
+
+def test_a_due_question_from_another_topic_is_among_the_picker_choices(handlers):
+    other = next(i for i in handlers.practice_items if i.topic != "CNNs")
+    assert other.id in [value for _, value in handlers.questions("CNNs", include=other.id)]
 
 
 def test_empty_answer_is_not_saved(handlers):
@@ -78,7 +106,7 @@ def test_spoken_attempt_keeps_pace_and_fillers(handlers):
 def test_users_are_kept_apart(handlers):
     item_id, _ = handlers.pick("random", ALL_TOPICS, "ana")
     handlers.grade(item_id, "an answer about tensors", "ana")
-    assert handlers.progress("bo")[2].startswith("No attempts yet")
+    assert handlers.progress("bo").summary.startswith("No attempts yet")
 
 
 def test_covered_parts_are_marked_and_html_escaped(real_tutor):

@@ -7,6 +7,7 @@ never become markup.
 
 from __future__ import annotations
 
+import collections
 import html
 import random
 import re
@@ -20,10 +21,48 @@ from tutor.grading import Grade
 from tutor.items import Item
 from tutor.progress import RATINGS, ProgressStore, rating_for
 from tutor.speech import Transcript
-from tutor.text import excerpt
 from tutor.tutor import Tutor, inert
 
 ALL_TOPICS = "All topics"
+
+
+@dataclass
+class ProgressView:
+    """What the Progress tab shows: a summary, scores over time (a table and its chart), mastery per topic."""
+
+    summary: str
+    scores: object
+    mastery: object
+    attempts: int
+    chart: object = None
+
+
+def scores_chart(scores):
+    """Scores over time as an Altair chart: a line per topic through its attempts, every attempt a point
+    (so a single attempt is visible), local dates on an axis at least a day wide, drawn as SVG."""
+    import altair as alt
+    import pandas as pd
+
+    start, end = scores["date"].min(), scores["date"].max()
+    pad = max(pd.Timedelta(hours=12) - (end - start) / 2, pd.Timedelta(minutes=30))
+    def moment(t):  # read in the browser's local time, like the chart's naive dates
+        return alt.DateTime(year=t.year, month=t.month, date=t.day, hours=t.hour, minutes=t.minute)
+
+    x = alt.X("date:T", title="date (local time)", scale=alt.Scale(domain=[moment(start - pad), moment(end + pad)]),
+              axis=alt.Axis(format="%b %d %H:%M", labelAngle=-30))
+    y = alt.Y("score:Q", title="score", scale=alt.Scale(domain=[0, 100]))
+    base = alt.Chart(scores).encode(x=x, y=y, color=alt.Color("topic:N", title="topic"),
+                                    tooltip=["date:T", "topic:N", "score:Q"])
+    chart = (base.mark_line() + base.mark_point(filled=True, size=70)).properties(
+        width=720, height=260, title="Scores over time",
+        usermeta={"embedOptions": {"renderer": "svg", "actions": False}})
+    return chart
+
+
+def _local_zone():
+    from datetime import datetime
+
+    return datetime.now().astimezone().tzinfo
 
 
 @dataclass
@@ -71,9 +110,13 @@ class Handlers:
     def topics(self) -> list[str]:
         return [ALL_TOPICS, *sorted({item.topic for item in self.practice_items})]
 
-    def questions(self, topic: str) -> list[tuple[str, str]]:
-        """(label, item id) for the question picker."""
-        return [(self._label(item), item.id) for item in self._in_topic(topic)]
+    def questions(self, topic: str, include: str | None = None) -> list[tuple[str, str]]:
+        """(label, item id) for the question picker: the topic's questions, plus ``include`` when it is
+        another topic's (a "Due next" that found nothing due in the topic)."""
+        items = self._in_topic(topic)
+        if include and include not in {item.id for item in items}:
+            items = [self.tutor.item(include), *items]
+        return [(self._label(item), item.id) for item in items]
 
     def _in_topic(self, topic: str) -> list[Item]:
         return [item for item in self.practice_items if topic in (None, "", ALL_TOPICS) or item.topic == topic]
@@ -180,22 +223,29 @@ class Handlers:
         return "\n".join(f"- {line}" for line in lines)
 
     # ---- progress -------------------------------------------------------------------------------
-    def progress(self, user: str):
-        """(scores over time, mastery per topic) as pandas DataFrames, and a summary line."""
+    def progress(self, user: str) -> ProgressView:
+        """Scores over time (local dates), mastery per topic with attempt counts, and a summary."""
         import pandas as pd
 
         attempts = self.store.attempts(user)
-        scores = pd.DataFrame({
-            "when": pd.to_datetime([a.created_at for a in attempts], utc=True),
-            "score": [a.score for a in attempts],
-            "topic": [a.topic for a in attempts],
-        })
+        local = pd.to_datetime([a.created_at for a in attempts], utc=True).tz_convert(_local_zone()).tz_localize(None)
+        scores = pd.DataFrame({"date": local, "score": [a.score for a in attempts],
+                               "topic": [a.topic for a in attempts]})
         mastery = self.store.mastery(user)
-        topics = pd.DataFrame({"topic": list(mastery), "mastery": list(mastery.values())})
-        summary = (f"{len(attempts)} attempts on {len({a.item_id for a in attempts})} questions; "
-                   f"{len(self.store.due(user, [i.id for i in self.practice_items]))} questions due or unseen."
-                   if attempts else "No attempts yet: practise a question and your progress appears here.")
-        return scores, topics, summary
+        counts = collections.Counter(a.topic for a in attempts)
+        topics = pd.DataFrame({"topic": [f"{t} ({counts[t]})" for t in mastery], "mastery": list(mastery.values())})
+        due = len(self.store.due(user, [i.id for i in self.practice_items]))
+        if not attempts:
+            summary = "No attempts yet: practise a question and your progress appears here."
+        elif len(attempts) == 1:
+            only = attempts[0]
+            summary = (f"One attempt so far: **{only.score:.0f}/100** on “{inert(only.question)}” ({only.topic}), "
+                       f"{local[0]:%b %d %H:%M}. The chart of scores over time appears from the second attempt; "
+                       f"{due} questions are due or unseen.")
+        else:
+            summary = f"{len(attempts)} attempts on {len({a.item_id for a in attempts})} questions; {due} questions " \
+                      "due or unseen."
+        return ProgressView(summary, scores, topics, len(attempts), scores_chart(scores) if attempts else None)
 
     def export(self, user: str) -> str:
         folder = Path(tempfile.mkdtemp(prefix="tutor-export-"))
@@ -233,4 +283,4 @@ def render_grade(grade: Grade, answer: str, speaking: str = "") -> Feedback:
         for r in grade.references)
     return Feedback(score, answer_html, f"**Covered** (marked in your answer):\n\n{covered}" if covered
                     else "*No key point covered yet.*",
-                    [excerpt(m.point, 160) for m in grade.missed], references, speaking, rating=rating)
+                    [m.point for m in grade.missed], references, speaking, rating=rating)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tutor.grading import key_points, split_sentences
+from tutor.text import tokenize
 
 AUTOGRAD = "What is autograd in PyTorch, and why is it important for deep learning?"
 GOOD = ("Autograd is the engine that differentiates for you. While the forward pass runs, it records every operation "
@@ -86,6 +87,31 @@ def test_html_in_an_answer_is_kept_as_text(fake_tutor):
     quoted = " ".join(point.evidence for point in grade.covered)
     assert "<script>" not in quoted or "<script>alert(1)</script>" in answer  # kept verbatim, never interpreted
     assert 0 <= grade.score <= 100
+
+
+def test_key_points_state_content_on_every_corpus_item():
+    from tutor.corpus import load_corpus
+    from tutor.grading import MIN_POINT_TERMS
+
+    from .conftest import CORPUS
+
+    for item in load_corpus(CORPUS):
+        if not item.answer:
+            continue
+        asked = set(tokenize(item.prompt))
+        for k, point in enumerate(key_points(item.answer, item.prompt)):
+            assert len(point.split()) >= 3, (item.id, point)
+            assert len({t for t in tokenize(point) if t not in asked}) >= MIN_POINT_TERMS, (item.id, point)
+            # "This…" completes the point before it; only an answer's opening point may start so.
+            assert k == 0 or point.split()[0].lower() not in ("this", "these", "those"), (item.id, point)
+
+
+def test_lead_ins_are_dropped_and_back_references_joined():
+    answer = ("To implement a custom loss in PyTorch, you can do the following. Write a function that compares "
+              "predictions with targets. This allows autograd to differentiate it. Return a scalar tensor.")
+    assert key_points(answer, "How do you implement a custom loss in PyTorch?") == [
+        "Write a function that compares predictions with targets. This allows autograd to differentiate it.",
+        "Return a scalar tensor."]
 
 
 def test_key_points_skip_headers_and_code():

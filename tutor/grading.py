@@ -38,7 +38,7 @@ from tutor.items import Item
 from tutor.models import Embedder
 from tutor.text import excerpt, printable, tokenize
 
-CALIBRATION_VERSION = 3  # bump when calibrate() changes: the index stores its result and is rebuilt
+CALIBRATION_VERSION = 4  # bump when calibrate() changes: the index stores its result and is rebuilt
 log = logging.getLogger(__name__)
 
 COVERAGE_WEIGHT = 0.8
@@ -149,10 +149,42 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def key_points(answer: str) -> list[str]:
-    """A reference's key points: its sentences and bullets, without headers such as "as follows:"."""
-    points = [s for s in split_sentences(answer) if len(s.split()) >= 3 and not s.endswith(":")]
+def key_points(answer: str, question: str | None = None) -> list[str]:
+    """A reference's key points: its sentences and bullets that state content.
+
+    Headers ("as follows:") are dropped. A sentence that says little beyond the question ("To implement a
+    custom loss in PyTorch, you can do the following.") is a lead-in: dropped when it opens the answer,
+    else joined to the point before it; so is a sentence that opens with a demonstrative pointing back
+    ("This allows the model to learn…"), which completes the point it refers to.
+    """
+    asked = set(tokenize(question or ""))
+    points: list[str] = []
+    for sentence in split_sentences(answer):
+        if len(sentence.split()) < 3 or sentence.endswith(":"):
+            continue
+        new_terms = {t for t in tokenize(sentence) if t not in asked and t not in _FILLER_STEMS}
+        refers_back = bool(_REFERS_BACK.match(sentence))
+        if len(new_terms) < MIN_POINT_TERMS or refers_back:
+            if points:
+                points[-1] = f"{points[-1]} {sentence}"
+            elif len(new_terms) >= MIN_POINT_TERMS:
+                points.append(sentence)  # refers back to nothing: the answer's first point
+            continue
+        points.append(sentence)
     return points[:MAX_POINTS_PER_REFERENCE] or [" ".join(answer.split())[:500]]
+
+
+# A point states at least this many terms beyond the question's own; fewer make it a lead-in.
+MIN_POINT_TERMS = 3
+# Words that carry no content of their own in a reference sentence.
+_FILLER_STEMS = frozenset(tokenize(
+    "pytorch torch use used using can could way ways following follow step steps example examples thing things "
+    "need needs make makes also one like various different allow allows help helps provide provides called "
+    "simply basically important commonly typically generally several many flexible easy simple powerful "
+    "convenient interface create creating"))
+# A demonstrative points back at the sentence before ("This allows…"). "It"/"They" usually name the
+# question's subject again, and a connective ("Hence, …") states a consequence: points of their own.
+_REFERS_BACK = re.compile(r"^(this|these|that|those|such|which)\b", re.IGNORECASE)
 
 
 def _best_match(points: np.ndarray, sentences: np.ndarray) -> np.ndarray:
@@ -195,7 +227,7 @@ def calibrate(items: list[Item], groups: list[int], embedder: Embedder, sample: 
     shared = [i for i in answered if len(by_group[groups[i]]) > 1][:sample]
     chosen = sorted(set(shared) | {p for a in shared for p in by_group[groups[a]]}
                     | {answered[(k * 7919) % len(answered)] for k in range(min(sample, len(answered)))})
-    points = {i: key_points(items[i].answer) for i in chosen}
+    points = {i: key_points(items[i].answer, items[i].prompt) for i in chosen}
     sentences = {i: split_sentences(items[i].answer) or [items[i].answer] for i in chosen}
     texts = sorted({t for i in chosen for t in (*points[i], *sentences[i], items[i].answer)})
     vectors = dict(zip(texts, embedder.embed(texts), strict=True))
@@ -312,7 +344,7 @@ class Grader:
 
     def _points(self, references: list[Reference]) -> tuple[list[str], list[Reference]]:
         """Key points of all references, a point repeated by several pages kept once."""
-        candidates = [(p, r) for r in references for p in key_points(r.answer)]
+        candidates = [(p, r) for r in references for p in key_points(r.answer, r.question)]
         vectors = self._embed([p for p, _ in candidates])
         kept: list[int] = []
         for k in range(len(candidates)):
@@ -328,7 +360,8 @@ class Grader:
 
     @staticmethod
     def _missed_all(references: list[Reference]) -> list[MissedPoint]:
-        return [MissedPoint(p, r.citation, r.item_id, 0.0) for r in references for p in key_points(r.answer)]
+        return [MissedPoint(p, r.citation, r.item_id, 0.0) for r in references
+                for p in key_points(r.answer, r.question)]
 
 
 def _clean_answer(answer: object) -> str:

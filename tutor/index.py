@@ -64,7 +64,7 @@ class IndexData:
         user's words."""
         from tutor.grading import key_points
 
-        texts = [p for item in self.items if item.answer for p in key_points(item.answer)]
+        texts = [p for item in self.items if item.answer for p in key_points(item.answer, item.prompt)]
         cache = dict(zip(texts, self.point_vectors, strict=True))
         cache.update({item.answer: v for item, v in zip(self.items, self.answer_vectors, strict=True) if item.answer})
         first_rows = np.searchsorted(self.rows, np.arange(len(self.items)))
@@ -249,7 +249,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
 
     calibration = calibrate(items, groups, embedder)
     answered = [i for i, item in enumerate(items) if item.answer]
-    points = [(i, point) for i in answered for point in key_points(items[i].answer)]
+    points = [(i, point) for i in answered for point in key_points(items[i].answer, items[i].prompt)]
     point_items = np.asarray([i for i, _ in points], dtype=np.int32)
     point_vectors = embedder.embed([point for _, point in points]) if points \
         else np.zeros((0, embedder.dimension), np.float32)

@@ -189,7 +189,7 @@ class Tutor:
         question = clean_text(question, self.config.max_question_chars)
         if reference is not None:
             text = clean_text(reference, self.config.max_answer_chars, "reference answer")
-            given = Reference(text, "given reference")
+            given = Reference(text, "given reference", question=question)
             return self.grader.grade(question, answer, [given])
         references, matched, from_retrieval = self.references_for(question)
         return self.grader.grade(question, answer, references, matched_question=matched,

@@ -11,8 +11,9 @@ from tutor.errors import InputError
 def test_answer_cites_its_source(real_tutor):
     reply = real_tutor.ask("why do we call optimizer.zero_grad() every step?")
     assert reply.confident
-    assert reply.hits[0].source.endswith(".txt")
-    assert f"Source: {reply.hits[0].source}" in reply.text
+    best = reply.hits[0]
+    assert best.source.endswith(".txt") and best.page and not best.page.endswith(".txt")
+    assert f"Source: {best.page}" in reply.text and best.source in reply.text  # the title, the file beside it
     assert "zero_grad" in reply.text
 
 

@@ -52,9 +52,10 @@ def test_missing_corpus_is_reported(fake_env, tmp_path):
 
 @pytest.mark.slow
 def test_ask_with_the_real_model(tmp_path):
-    result = tutor_cli("ask", "what does model.eval() do?", env_extra={"TUTOR_INDEX_DIR": str(tmp_path / "index")})
+    result = tutor_cli("ask", "what does model.eval() do?",
+                       env_extra={"TUTOR_INDEX_DIR": str(tmp_path / "index"), "TUTOR_DATA_DIR": str(tmp_path / "d")})
     assert result.returncode == 0, result.stderr
-    assert "Source: 002_855883de487cd871.txt" in result.stdout
+    assert "Source: PyTorch: Interview Questions" in result.stdout and "002_855883de487cd871.txt" in result.stdout
 
 
 @pytest.mark.slow
@@ -64,7 +65,7 @@ def test_transcribe_and_grade_a_recording(tmp_path):
     if not synth.available():
         pytest.skip("needs espeak-ng and sox")
     wav = synth.speak("Max pooling keeps the largest value in each window of the feature map.", tmp_path / "a.wav")
-    env = {"TUTOR_INDEX_DIR": str(tmp_path / "index")}
+    env = {"TUTOR_INDEX_DIR": str(tmp_path / "index"), "TUTOR_DATA_DIR": str(tmp_path / "d")}
     result = tutor_cli("transcribe", str(wav), "--json", env_extra=env)
     assert result.returncode == 0, result.stderr
     assert "pooling" in json.loads(result.stdout)["text"].lower()

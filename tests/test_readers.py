@@ -165,3 +165,17 @@ def test_markdown_from_the_web_links_and_numbered_lists():
     assert shape == "markdown: questions" and title == "Interview questions"
     assert [e.title for e in entries] == ["What is gradient descent?", "What is a batch?", "Training stages"]
     assert entries[2].answer.startswith("1. Pretraining")  # a numbered list is not an article's sections
+
+
+def test_page_titles_from_pages_toml_then_headings_then_file_names(corpus_copy, tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name in ("training_tricks.md", "essay.txt", "flashcards.txt"):
+        shutil.copy(NOTES / name, notes)
+    (notes / "pages.toml").write_text('["flashcards.txt"]\ntitle = "Cards from the ML course"\n')
+    titles = {p.name: p.title for p in load_library(corpus_copy, notes).pages}
+    assert titles["flashcards.txt"] == "Cards from the ML course"  # pages.toml
+    assert titles["training_tricks.md"] == "My training tricks notes"  # the first heading
+    assert titles["essay.txt"] == "essay"  # the file name
+    assert titles["004_5a5c71b225f530c2.txt"] == "PyTorch Basics For AI Interviews"  # corpus/pages.toml
+    assert "pages.toml" not in titles

@@ -20,7 +20,7 @@ from tutor.items import Item, classify_topic
 
 log = logging.getLogger(__name__)
 
-PARSER_VERSION = 6
+PARSER_VERSION = 7
 MAX_PAGE_BYTES = 5 * 1024 * 1024
 
 BOILERPLATE = re.compile(r"^(LISTEN TO THE .* LIKE AN AUDIOBOOK|/?p>)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -52,7 +52,9 @@ class PageReport:
     def line(self) -> str:
         """The page as one line of ``tutor pages``."""
         what = f"{self.items} items ({self.unanswered} without answers)" if self.items else "0 items"
-        return f"{self.folder}/{self.name}: {self.shape}, {what}" + (f" — {self.warning}" if self.warning else "")
+        titled = f" · “{self.title}”" if self.title else ""
+        warning = f" — {self.warning}" if self.warning else ""
+        return f"{self.folder}/{self.name}: {self.shape}, {what}{titled}{warning}"
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,42 @@ def page_paths(corpus_dir: Path, notes_dir: Path | None = None) -> list[tuple[st
     return found
 
 
+TITLES_FILE = "pages.toml"
+
+
 def _is_page(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith((".", "~")) and path.name.lower() != "readme.md"
+    return path.is_file() and not path.name.startswith((".", "~")) and path.name.lower() not in ("readme.md",
+                                                                                                 TITLES_FILE)
+
+
+def page_titles(*folders: Path | None) -> dict[str, str]:
+    """File name -> title from each folder's ``pages.toml`` (an unreadable one is reported and ignored)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    titles: dict[str, str] = {}
+    for folder in folders:
+        path = folder / TITLES_FILE if folder is not None else None
+        if path is None or not path.is_file():
+            continue
+        try:
+            entries = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            log.warning("%s is not valid TOML (%s); page titles come from the pages themselves", path, exc)
+            continue
+        titles.update({name: str(entry["title"]) for name, entry in entries.items()
+                       if isinstance(entry, dict) and entry.get("title")})
+    return titles
 
 
 def _snapshot(corpus_dir: Path, notes_dir: Path | None, max_page_bytes: int):
     """(folder, path, bytes or a skip message) per page, and the SHA-256 of exactly what was read."""
     digest = hashlib.sha256(f"parser:{PARSER_VERSION}:{max_page_bytes}".encode())
+    for folder in (corpus_dir, notes_dir):
+        if folder is not None and (folder / TITLES_FILE).is_file():
+            digest.update((folder / TITLES_FILE).read_bytes())
     pages = []
     for folder, path in page_paths(corpus_dir, notes_dir):
         size = path.stat().st_size
@@ -134,8 +165,10 @@ def load_library(corpus_dir: Path, notes_dir: Path | None = None, max_page_bytes
     vocab = Vocabulary(page.text for folder, _, page in decoded if folder == "corpus")
     items: list[Item] = []
     prefixes: set[str] = set()
+    titles = page_titles(corpus_dir, notes_dir)
     for folder, path, page in decoded:
         shape, title, entries = read_entries(page, vocab)
+        title = titles.get(path.name) or title or _title_from_name(path.stem)
         seed = shape in SHAPES
         prefix = _unique(path.stem.split("_")[0] if seed else slug(path.stem), prefixes)
         page_items = [_item(f"{prefix}-{n:02d}", path.name, entry, title, general=not seed)
@@ -161,13 +194,18 @@ def load_corpus(corpus_dir: Path, notes_dir: Path | None = None, max_page_bytes:
     return load_library(corpus_dir, notes_dir, max_page_bytes).items
 
 
-def _item(item_id: str, source: str, entry, page_title: str | None, general: bool) -> Item:
+def _title_from_name(stem: str) -> str:
+    """``my_dl-notes`` -> ``my dl notes``: a page without a title is named by its file."""
+    return " ".join(re.split(r"[_\-\s]+", stem)).strip() or stem
+
+
+def _item(item_id: str, source: str, entry, page_title: str, general: bool) -> Item:
     answer = entry.answer.strip() if entry.answer and entry.answer.strip() else None
     # Notes of the user's own: a topic from the heading path when no keyword topic clearly fits.
-    fallback = (entry.section.split(" › ")[0] or page_title or Path(source).stem) if general else None
+    fallback = (entry.section.split(" › ")[0] or page_title) if general else None
     return Item(id=item_id, source=source, section=entry.section, title=entry.title, question=entry.question,
                 answer=answer, topic=classify_topic(entry.title, answer, fallback=fallback),
-                question_derived=entry.derived)
+                question_derived=entry.derived, page=page_title)
 
 
 def slug(stem: str) -> str:

@@ -62,10 +62,13 @@ class Reference:
     section: str = ""
     item_id: str | None = None
     question: str | None = None
+    page: str = ""  # the page's title; ``source`` is its file name
 
     @property
     def citation(self) -> str:
-        return f"{self.source} · {self.section}" if self.section else self.source
+        """"Title · section", for a learner."""
+        page = self.page or self.source
+        return f"{page} · {self.section}" if self.section else page
 
 
 @dataclass(frozen=True)

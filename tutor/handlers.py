@@ -141,7 +141,7 @@ class Handlers:
     def question_markdown(item: Item) -> str:
         note = "" if item.answer else ("\n\n*The notes ask this but do not answer it: your answer is graded "
                                        "against the closest passages.*")
-        return f"### {inert(item.prompt)}\n\n{item.topic} · {inert(item.source)}{note}"
+        return f"### {inert(item.prompt)}\n\n{item.topic} · {inert(item.page or item.source)}{note}"
 
     def transcribe(self, audio_path: str | None, item_id: str | None) -> tuple[str, str, Transcript | None]:
         """Transcribe an uploaded or recorded answer (the file is deleted afterwards)."""
@@ -279,7 +279,8 @@ def render_grade(grade: Grade, answer: str, speaking: str = "") -> Feedback:
     answer_html = f"<div class='your-answer'>{marked}</div>" if answer.strip() else ""
     covered = "\n".join(f"- {inert(c.point)}  \n  <small>{inert(c.source)}</small>" for c in grade.covered)
     references = "".join(
-        f"<details><summary>Reference: {html.escape(r.citation)}</summary><div>{html.escape(r.answer)}</div></details>"
+        f"<details><summary>Reference: {html.escape(r.citation)} <small>({html.escape(r.source)})</small></summary>"
+        f"<div>{html.escape(r.answer)}</div></details>"
         for r in grade.references)
     return Feedback(score, answer_html, f"**Covered** (marked in your answer):\n\n{covered}" if covered
                     else "*No key point covered yet.*",

@@ -26,6 +26,7 @@ class Item:
     answer: str | None
     topic: str
     question_derived: bool = False
+    page: str = ""  # the page's title (``corpus/pages.toml``, its first heading, or its file name)
 
     @property
     def prompt(self) -> str:

@@ -28,15 +28,18 @@ class Hit:
     topic: str
     score: float
     passage: str = ""
+    page: str = ""  # the page's title; ``source`` is its file name
 
     @classmethod
     def of(cls, item: Item, score: float, passage: str = "") -> Hit:
         return cls(item.id, item.question, item.title, item.answer or "", item.source, item.section,
-                   item.topic, round(score, 4), passage)
+                   item.topic, round(score, 4), passage, item.page)
 
     @property
     def citation(self) -> str:
-        return f"{self.source} · {self.section}" if self.section else self.source
+        """"Title · section", for a learner; the file name is ``source``."""
+        page = self.page or self.source
+        return f"{page} · {self.section}" if self.section else page
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def render(hits: list[Hit], confident: bool, suggestions: list[str] = (), *,
         parts += [quoted(best.passage), "", "From the whole answer:", "", inert(best.answer)]
     else:
         parts.append(inert(best.answer))
-    parts += ["", f"*Source: {inert(best.citation)}*"]
+    parts += ["", f"*Source: {inert(best.citation)}* <small>({inert(best.source)})</small>"]
     if same and fold:
         for hit in same:
             parts += ["", f"<details><summary>Also answered in {inert(hit.citation)}</summary>", "",

@@ -292,6 +292,6 @@ class Tutor:
 
 
 def _reference(item: Item) -> Reference:
-    return Reference(item.answer or "", item.source, item.section, item.id, item.prompt)
+    return Reference(item.answer or "", item.source, item.section, item.id, item.prompt, item.page)
 
 

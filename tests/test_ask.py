@@ -131,3 +131,23 @@ def test_html_in_a_question_is_inert_in_the_reply(fake_tutor):
 def test_malformed_history_is_ignored(fake_tutor):
     reply = fake_tutor.ask("what is a tensor", history=[None, {"role": "user"}, {"content": 3}, "text"])
     assert reply.hits
+
+
+@pytest.mark.slow
+def test_asks_and_grades_from_eight_threads_match_sequential_results(real_tutor):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["what is autograd?", "how do i shuffle data each epoch", "why call zero_grad", "what is CTCLoss",
+                 "difference between view and reshape", "how to save a model", "what is max pooling",
+                 "explain batch normalization"]
+    answer = "It keeps the largest value in each window of the feature map, shrinking the map."
+
+    def work(question: str):
+        reply = real_tutor.ask(question)
+        grade = real_tutor.grade(question, answer)
+        return [h.id for h in reply.hits], reply.confident, grade.score, [p.point for p in grade.covered]
+
+    sequential = [work(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(work, questions)) == sequential

@@ -10,8 +10,11 @@ import functools
 import hashlib
 import logging
 import os
+import queue
 import re
+import threading
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -187,6 +190,64 @@ class HashEmbedder:
                 out[row, zlib.crc32(feature.encode()) % self.dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-9)
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: np.ndarray | None = None
+    error: BaseException | None = None
+
+
+class BatchingEmbedder:
+    """One model shared by many threads: concurrent calls are queued and embedded together by one worker
+    thread. The model is never entered twice at once (Hugging Face fast tokenizers are not re-entrant),
+    and questions arriving together share one forward pass. A lone call waits for nothing."""
+
+    def __init__(self, inner: Embedder, max_texts: int = 256):
+        self.inner = inner
+        self.name, self.weights, self.dimension = inner.name, inner.weights, inner.dimension
+        self.device = getattr(inner, "device", "cpu")
+        self.max_texts = max_texts
+        self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._start = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        request = _Request(list(texts))
+        if not request.texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._start:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._serve, name="embedder", daemon=True)
+                self._worker.start()
+        self._queue.put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            count = len(batch[0].texts)
+            while count < self.max_texts:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                count += len(batch[-1].texts)
+            try:
+                vectors = self.inner.embed([text for request in batch for text in request.texts])
+                start = 0
+                for request in batch:
+                    request.result, start = vectors[start : start + len(request.texts)], start + len(request.texts)
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+                for request in batch:
+                    request.error = exc
+            for request in batch:
+                request.done.set()
 
 
 def load_embedder(name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto") -> Embedder:

@@ -19,7 +19,7 @@ from tutor.errors import InputError
 from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
 from tutor.index import IndexData, load_or_build
 from tutor.items import Item
-from tutor.models import Embedder, load_embedder
+from tutor.models import BatchingEmbedder, Embedder, load_embedder
 from tutor.reply import QUOTE_SHARE, Hit, Reply, inert, render
 from tutor.retrieval import Retriever, Scored
 from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms
@@ -51,6 +51,9 @@ class Tutor:
 
     def __init__(self, config: Config, embedder: Embedder, index: IndexData):
         self.config = config
+        # Every request thread embeds through one queue: safe, and concurrent questions share a batch.
+        if not isinstance(embedder, BatchingEmbedder):
+            embedder = BatchingEmbedder(embedder)
         self.embedder = embedder
         self.index = index
         self.retriever = Retriever(index, embedder)

@@ -274,8 +274,10 @@ def _api(h: Handlers) -> None:
         except TutorError as exc:
             raise gr.Error(str(exc)) from None
 
-    gr.api(ask_api, api_name="ask")
-    gr.api(grade_api, api_name="grade")
+    # Asks and grades are cheap and thread-safe (one batching embedder serves every thread), so they skip
+    # the queue and run side by side; transcription stays queued, one at a time.
+    gr.api(ask_api, api_name="ask", queue=False)
+    gr.api(grade_api, api_name="grade", queue=False)
     gr.api(transcribe_api, api_name="transcribe", concurrency_limit=1, concurrency_id="speech")
 
 

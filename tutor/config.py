@@ -17,6 +17,13 @@ def _default_data_dir() -> Path:
     return Path(user_data_dir("pytorch-tutor", appauthor=False))
 
 
+def default_cache_dir() -> Path:
+    """The user cache folder (``~/.cache/pytorch-tutor`` on Linux)."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("pytorch-tutor", appauthor=False))
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting of the tutor. ``Config.from_env()`` reads ``TUTOR_<FIELD>`` overrides.
@@ -27,9 +34,11 @@ class Config:
         index_dir: where the built index lives; rebuilt when stale.
         embed_model: sentence-transformers model name or path; the default is the embedded
             all-MiniLM-L6-v2, verified by SHA-256 before use.
-        whisper_model: faster-whisper model name or CTranslate2 folder; default the embedded tiny.en.
+        whisper_model: faster-whisper model name or CTranslate2 folder; default the embedded tiny.en,
+            ``base`` the embedded multilingual base (assembled from its two packages into cache_dir).
         device: ``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``.
         data_dir: where progress is stored (SQLite).
+        cache_dir: where models shipped in parts are assembled once (the user cache folder).
         max_question_chars: longer questions are cut to this length.
         max_answer_chars: longer answers are cut to this length before grading.
         max_audio_seconds: longer recordings are refused before decoding.
@@ -43,6 +52,7 @@ class Config:
     whisper_model: str = DEFAULT_WHISPER_MODEL
     device: str = "auto"
     data_dir: Path = field(default_factory=_default_data_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
     max_question_chars: int = 2000
     max_answer_chars: int = 10000
     max_audio_seconds: float = 180.0
@@ -78,6 +88,7 @@ _CONVERT = {
     "notes_dir": _path,
     "index_dir": _path,
     "data_dir": _path,
+    "cache_dir": _path,
     "max_question_chars": int,
     "max_answer_chars": int,
     "max_audio_seconds": float,

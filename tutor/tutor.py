@@ -263,7 +263,8 @@ class Tutor:
     @property
     def transcriber(self) -> Transcriber:
         if self._transcriber is None:
-            self._transcriber = Transcriber(self.config.whisper_model, self.config.device)
+            self._transcriber = Transcriber(self.config.whisper_model, self.config.device,
+                                            cache_dir=self.config.cache_dir)
         return self._transcriber
 
     def speech_prompt(self, question: str | None) -> str:

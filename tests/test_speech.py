@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import wave
 
 import pytest
@@ -132,3 +133,23 @@ def test_same_upload_queued_twice_gets_one_transcript(real_tutor, speech, tmp_pa
     assert real_tutor.transcribe(upload, delete_after=True) == first
     with pytest.raises(AudioError, match="No recording"):
         real_tutor.transcribe(tmp_path / "never-sent.wav", delete_after=True)
+
+
+@pytest.mark.slow
+def test_every_sentence_of_a_longer_answer_is_kept(real_tutor, tmp_path):
+    if not synth.available():
+        pytest.skip("needs espeak-ng and sox")
+    # Thirty seconds of speech starting at once: before the lead-in fix tiny.en dropped the first sentence.
+    sentences = ["An activation function is a math op applied to a layer's output, and its whole job is to add "
+                 "nonlinearity.",
+                 "Without it, stacking nn.Linear layers just collapses into one big linear map, so the network "
+                 "couldn't model complex relationships.",
+                 "It's applied element-wise, so each value in the tensor gets transformed independently.",
+                 "In PyTorch you'd use things like nn.ReLU, nn.Sigmoid or torch.tanh, or the F.relu version from "
+                 "torch.nn.functional."]
+    wav = synth.speak(" ".join(sentences), tmp_path / "answer.wav")
+    text = real_tutor.transcribe(wav, question="What is an activation function in PyTorch?").text
+    heard = set(re.findall(r"[a-z]+", text.lower().replace("-", "")))
+    for sentence in sentences:
+        words = [w for w in re.findall(r"[a-z]+", sentence.lower().replace("-", "")) if len(w) > 4]
+        assert sum(w in heard for w in words) >= len(words) / 2, (sentence, text)

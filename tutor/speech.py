@@ -135,6 +135,8 @@ def decode(path: Path) -> np.ndarray:
         raise AudioError("That file is not a recording I can read (its audio could not be decoded).") from exc
 
 
+LEAD_IN_SECONDS = 1.0
+WINDOW_SECONDS = 20
 PROMPT_TOKENS = 180  # Whisper decodes 448 tokens; the prompt may take up to half, leave room for speech
 
 
@@ -188,12 +190,17 @@ class Transcriber:
             what = "has no audio samples" if duration == 0 else f"is only {duration:.2f} s long"
             raise AudioError(f"The recording {what}; say your answer in at least a few words.")
         prompt, hotwords = self._fit(prompt, hotwords)
+        # Two ways a sentence went missing, measured on 28 fresh spoken answers (docs/PERFORMANCE.md): speech
+        # starting at 0 s, right after the glossary prompt, let the decoder skip the opening sentence (a
+        # second of silence gives it a start to find); and within a full 30 s window the decoder could stop
+        # early and the rest of the window was skipped (20 s windows, resumed from the last timestamp).
+        samples = np.concatenate([np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=samples.dtype), samples])
         started = time.perf_counter()
         # English always: a multilingual model (base) would otherwise guess the language from the
         # first 30 s, and an accent or a run of code identifiers can send it to another one.
         segments, info = self.model.transcribe(
             samples, language="en", beam_size=5, vad_filter=True, initial_prompt=prompt, hotwords=hotwords,
-            condition_on_previous_text=False, without_timestamps=True,
+            condition_on_previous_text=False, without_timestamps=False, chunk_length=WINDOW_SECONDS,
         )
         # Drop segments Whisper itself judges to be no speech: noise and music must not become text.
         kept = [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -0.7)]

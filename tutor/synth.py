@@ -15,17 +15,21 @@ def available() -> bool:
     return bool(shutil.which("espeak-ng") and shutil.which("sox"))
 
 
-def speak(text: str, path: Path, *, rate: int = 16_000, channels: int = 1, words_per_minute: int = 160) -> Path:
-    """Render ``text`` as a WAV file at ``rate`` Hz with ``channels`` channels."""
+def speak(text: str, path: Path, *, rate: int = 16_000, channels: int = 1, words_per_minute: int = 160,
+          voice: str | None = None) -> Path:
+    """Render ``text`` as a WAV file at ``rate`` Hz with ``channels`` channels (``voice``: an espeak-ng
+    voice such as ``en-us`` or ``en+f3``)."""
     raw = path.with_suffix(".espeak.wav")
-    subprocess.run(["espeak-ng", "-s", str(words_per_minute), "-w", str(raw), text], check=True, capture_output=True)
+    command = ["espeak-ng", "-s", str(words_per_minute), "-w", str(raw)] + (["-v", voice] if voice else [])
+    subprocess.run([*command, text], check=True, capture_output=True)
     sox(raw, path, rate=rate, channels=channels)
     raw.unlink()
     return path
 
 
 def sox(source: Path, target: Path, *, rate: int = 16_000, channels: int = 1, effects: tuple[str, ...] = ()) -> Path:
-    subprocess.run(["sox", str(source), "-r", str(rate), "-c", str(channels), str(target), *effects],
+    # -R: no random dither, so the same text always gives the same samples (and tests the same transcript).
+    subprocess.run(["sox", "-R", str(source), "-r", str(rate), "-c", str(channels), str(target), *effects],
                    check=True, capture_output=True)
     return target
 
@@ -35,4 +39,19 @@ def generate(target: Path, seconds: float, *synth: str, rate: int = 16_000) -> P
     command = ["sox", "-n", "-r", str(rate), "-c", "1", str(target)]
     command += ["synth", str(seconds), *synth] if synth else ["trim", "0.0", str(seconds)]
     subprocess.run(command, check=True, capture_output=True)
+    return target
+
+
+def with_noise(source: Path, target: Path, snr_db: float, seed: int = 0) -> Path:
+    """``source`` mixed with white noise ``snr_db`` below its RMS level (sox measures, synthesises and mixes)."""
+    stats = subprocess.run(["sox", str(source), "-n", "stat"], capture_output=True, text=True, check=True).stderr
+    rms = float(next(line.split(":")[1] for line in stats.splitlines() if line.startswith("RMS     amplitude")))
+    seconds = float(next(line.split(":")[1] for line in stats.splitlines() if line.startswith("Length (seconds)")))
+    noise = target.with_suffix(".noise.wav")
+    # White noise at amplitude A has RMS A/sqrt(3): scale it to rms / 10^(snr/20).
+    amplitude = min(1.0, rms / 10 ** (snr_db / 20) * 3 ** 0.5)
+    subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", str(noise), "synth", str(seconds), "whitenoise",
+                    "vol", f"{amplitude:.6f}"], check=True, capture_output=True)
+    subprocess.run(["sox", "-m", str(source), str(noise), str(target)], check=True, capture_output=True)
+    noise.unlink()
     return target

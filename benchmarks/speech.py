@@ -1,10 +1,17 @@
 """Speech: word error rate with and without the vocabulary bias, real-time factor, and spoken vs typed grades.
 
-Corpus answers are rendered with espeak-ng (no audio is committed) and transcribed with the embedded
+Default: corpus answers rendered with espeak-ng (no audio is committed) and transcribed with the embedded
 faster-whisper tiny.en on this machine. Variants: plain decoding, the glossary prompt, the same terms
 as hotwords, and both.
 
+``--learners``: 28 answers written in fresh words by a helper who never saw the code
+(``data/speech_answers.json``), each spoken at 130 and 175 words per minute by two espeak-ng voices, plus
+a copy at 175 wpm with white noise 20 dB below the speech (sox). For each model (tiny.en, base) and
+each condition: WER with the question given (as the app does) and without, real-time factor, sentences
+mostly missing from the transcript, and the spoken-vs-typed grade difference.
+
     python benchmarks/speech.py
+    python benchmarks/speech.py --learners [--models tiny.en base]
 """
 
 from __future__ import annotations
@@ -44,7 +51,72 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+SENTENCE_KEPT = 0.34  # a sentence counts as missing when fewer than this share of its longer words is heard
+
+
+def missing_sentences(reference: str, transcript: str) -> int:
+    heard = set(normalize(transcript).split())
+    missing = 0
+    for sentence in split_sentences(reference):
+        words = [w for w in normalize(sentence).split() if len(w) > 3]
+        missing += bool(words) and sum(w in heard for w in words) / len(words) < SENTENCE_KEPT
+    return missing
+
+
+def learners(models: list[str], limit: int | None = None) -> None:
+    import json
+
+    import jiwer
+
+    from tutor.config import Config
+    from tutor.synth import with_noise
+
+    answers = json.loads((ROOT / "benchmarks/data/speech_answers.json").read_text())["answers"][:limit]
+    conditions = {"130 wpm, voice en-us": (130, "en-us", False), "175 wpm, voice en-us": (175, "en-us", False),
+                  "130 wpm, voice en+f3": (130, "en+f3", False), "175 wpm, voice en+f3": (175, "en+f3", False),
+                  "175 wpm, en-us, noise 20 dB SNR": (175, "en-us", True)}
+    with tempfile.TemporaryDirectory() as folder:
+        clips = {}
+        for name, (wpm, voice, noisy) in conditions.items():
+            for k, answer in enumerate(answers):
+                wav = speak(answer["answer"], Path(folder) / f"{k}-{wpm}-{voice}.wav", words_per_minute=wpm,
+                            voice=voice)
+                clips[name, k] = with_noise(wav, Path(folder) / f"{k}-noisy.wav", 20) if noisy else wav
+        print(f"{len(answers)} fresh-worded answers x {len(conditions)} conditions, CPU int8, 2 cores\n")
+        print("| model | condition | WER, question given | WER, no question | sentences missing | "
+              "real-time factor | spoken - typed grade, mean abs |")
+        print("|---|---|---|---|---|---|---|")
+        for model in models:
+            tutor = Tutor.load(Config.from_env(whisper_model=model))
+            typed = [tutor.grade(a["question"], a["answer"]).score for a in answers]
+            for name in conditions:
+                refs, with_q, without_q, seconds, audio, missing, diffs = [], [], [], 0.0, 0.0, 0, []
+                for k, answer in enumerate(answers):
+                    started = time.perf_counter()
+                    heard = tutor.transcribe(clips[name, k], question=answer["question"])
+                    seconds += time.perf_counter() - started
+                    audio += heard.duration_s
+                    bare = tutor.transcribe(clips[name, k])
+                    refs.append(normalize(answer["answer"]))
+                    with_q.append(normalize(heard.text))
+                    without_q.append(normalize(bare.text))
+                    missing += missing_sentences(answer["answer"], heard.text)
+                    diffs.append(abs(tutor.grade(answer["question"], heard.text).score - typed[k]))
+                print(f"| {model} | {name} | {jiwer.wer(refs, with_q):.3f} | {jiwer.wer(refs, without_q):.3f} | "
+                      f"{missing} | {seconds / audio:.3f} | {statistics.mean(diffs):.1f} |", flush=True)
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--learners", action="store_true", help="the fresh-worded answers in five conditions")
+    parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
+    parser.add_argument("--limit", type=int, help="only the first N answers (a quick check)")
+    args = parser.parse_args()
+    if args.learners:
+        learners(args.models, args.limit)
+        return
     import jiwer
 
     tutor = Tutor.load()

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tutor.items import Item
+from tutor.items import Item, citation
 from tutor.models import Embedder
 from tutor.text import excerpt, printable, tokenize
 
@@ -67,8 +67,7 @@ class Reference:
     @property
     def citation(self) -> str:
         """"Title · section", for a learner."""
-        page = self.page or self.source
-        return f"{page} · {self.section}" if self.section else page
+        return citation(self.page or self.source, self.section)
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,8 @@ def classify_topic(title: str, answer: str | None, fallback: str | None = None) 
         if score > best_score:
             best, best_score = topic, score
     return fallback if fallback and best_score < 3 else best
+
+
+def citation(page: str, section: str) -> str:
+    """How a learner is pointed to a passage: "page title · section" (the section when there is one)."""
+    return f"{page} · {section}" if section else page

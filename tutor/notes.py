@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tutor.corpus import page_paths
 from tutor.errors import CorpusError, PageSkipped
-from tutor.readers import SUFFIXES, page_text, read_entries
+from tutor.readers import page_text, read_entries
 
 
 @dataclass(frozen=True)
@@ -100,5 +100,3 @@ def _store(notes_dir: Path, name: str, data: bytes) -> str:
         os.unlink(tmp)
     return candidate
 
-
-SUPPORTED = ", ".join(SUFFIXES)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tutor.confidence import Evidence
-from tutor.items import Item
+from tutor.items import Item, citation
 from tutor.text import excerpt
 
 # A best passage is quoted first when it is at most this share of its answer (a small part of a long item).
@@ -38,8 +38,7 @@ class Hit:
     @property
     def citation(self) -> str:
         """"Title · section", for a learner; the file name is ``source``."""
-        page = self.page or self.source
-        return f"{page} · {self.section}" if self.section else page
+        return citation(self.page or self.source, self.section)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from tutor.config import Config
 from tutor.errors import TutorError
 from tutor.handlers import ALL_TOPICS, Handlers
 from tutor.progress import RATINGS, ProgressStore
+from tutor.readers import SUFFIXES
 from tutor.tutor import Tutor, clean_text
 
 LOCAL_USER = "local"
@@ -41,7 +42,7 @@ def _user(request: gr.Request | None) -> str:
 
 
 PAGE_COLUMNS = ["folder", "file", "shape", "items", "without answers", "warning"]
-NOTE_TYPES = [".md", ".markdown", ".txt", ".tsv", ".html", ".htm", ".pdf"]
+NOTE_TYPES = list(SUFFIXES)  # every extension a page reader takes
 
 
 @dataclasses.dataclass

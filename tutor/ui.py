@@ -5,6 +5,7 @@
 """
 
 import dataclasses
+import gc
 import os
 import time
 
@@ -312,6 +313,10 @@ def launch(host: str = "127.0.0.1", port: int = 7860, auth: list[str] | None = N
     credentials = [_credential(a) for a in auth or []]
     demo = build(tutor, store, allow_uploads=allow_uploads or not credentials, shared=bool(credentials))
     demo.queue(max_size=64, default_concurrency_limit=4)
+    # What is loaded now (models, index, the app) lives as long as the server: moved out of the collector's
+    # reach, a full collection under load scans only the requests' objects, not these millions.
+    gc.collect()
+    gc.freeze()
     return demo.launch(
         server_name=host, server_port=port, share=share, auth=credentials or None, show_error=False,
         max_file_size=MAX_UPLOAD, enable_monitoring=False, ssr_mode=False, theme=gr.themes.Soft(), css=CSS,

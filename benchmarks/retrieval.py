@@ -79,6 +79,7 @@ def report(tutor: Tutor, name: str, data: dict, show_misses: bool) -> None:
     results = {}
     for mode in ("dense", "lexical", "hybrid"):
         tutor.retriever.mode = mode
+        type(tutor)._answered_title.cache_clear()  # a follow-up's subject is read with this mode's retrieval
         for label, key in (("questions", "in_scope"), ("follow-ups", "follow_ups")):
             results[mode, key] = run(tutor, data[key])
             h1, h3, mrr = metrics(results[mode, key])

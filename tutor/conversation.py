@@ -11,11 +11,12 @@ confidence decision (``LEAN_MARGIN``). A covered question with a subject of its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Chosen on the dev split of the blind follow-ups (benchmarks/retrieval.py --split dev).
 LEAN_MARGIN = 0.15  # the expanded reading's probability must beat the standalone one's by this much
 SUBJECT_IDF_SHARE = 0.6  # a word is a subject when its IDF is at least this share of the rarest possible
+ASPECT_SHARE = 0.5  # of the question-alone score added to an expanded reading's score, per item
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,16 @@ def choose(alone: Reading, expanded: Reading, has_subject: bool, threshold: floa
     if alone.probability >= threshold:
         return alone
     return expanded if expanded.probability >= alone.probability + LEAN_MARGIN else alone
+
+
+def with_aspect(expanded: Reading, alone: Reading, share: float = ASPECT_SHARE) -> list:
+    """The expanded reading's items re-ranked by how well the question alone fits them too.
+
+    The expanded reading finds the subject; the question alone says which aspect of it is asked ("what
+    arguments does it take?", "code?"). Adding a share of the standalone score lifts, among the subject's
+    items, the one that speaks of that aspect. An item the standalone reading did not rank counts at its
+    lowest ranked score."""
+    alone_score = {s.position: s.score for s in alone.ranked}
+    floor = min(alone_score.values(), default=0.0)
+    rescored = [replace(s, score=s.score + share * alone_score.get(s.position, floor)) for s in expanded.ranked]
+    return sorted(rescored, key=lambda s: -s.score)

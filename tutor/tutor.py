@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from tutor.text import normalize, printable
 
 log = logging.getLogger(__name__)
 RANKED = 10  # items ranked per reading: enough for the hits, the other pages and the suggestions
+FOLLOW_UP_RANKED = 50  # a follow-up's readings rank more, so one can re-rank the other (conversation.with_aspect)
 # An unanswered question is graded against the passages scoring at least this share of the best one.
 CLOSEST_SHARE = 0.9
 __all__ = ["Hit", "Reply", "Tutor", "clean_text", "inert", "message_text"]
@@ -116,11 +118,16 @@ class Tutor:
         previous = turns[-1][: self.config.max_question_chars]
         answered = self._answered_title(previous, tuple(turns[:-1][-3:]))
         expanded = conversation.expand_with(question, previous, answered)
-        alone, with_context = self._readings([question, expanded])
+        alone, with_context = self._readings([question, expanded], FOLLOW_UP_RANKED)
         retriever = self.retriever
         has_subject = conversation.names_a_subject(
             retriever.word_weights(retriever.repair_spelling(question)), retriever.unseen_idf)
-        return conversation.choose(alone, with_context, has_subject, self.decision.threshold)
+        chosen = conversation.choose(alone, with_context, has_subject, self.decision.threshold)
+        if not chosen.expanded:
+            return replace(chosen, ranked=chosen.ranked[:RANKED])
+        ranked = conversation.with_aspect(chosen, alone)[:RANKED]
+        evidence = gather_evidence(retriever, chosen.text, ranked, self.index.groups)
+        return replace(chosen, ranked=ranked, evidence=evidence, probability=self.decision.probability(evidence))
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one tutor per process; cache is bounded
     def _answered_title(self, question: str, earlier: tuple[str, ...]) -> str | None:
@@ -129,11 +136,11 @@ class Tutor:
         reading = self._read(question, history)
         return self.items[reading.ranked[0].position].prompt if reading.ranked else None
 
-    def _readings(self, texts: list[str]) -> list[conversation.Reading]:
-        """Retrieve each text (embedded in one batch) with its evidence and probability."""
+    def _readings(self, texts: list[str], k: int = RANKED) -> list[conversation.Reading]:
+        """Retrieve each text (embedded in one batch, ``k`` items each) with its evidence and probability."""
         out = []
-        for n, (text, ranked) in enumerate(zip(texts, self.retriever.search_many(texts, RANKED), strict=True)):
-            evidence = gather_evidence(self.retriever, text, ranked, self.index.groups)
+        for n, (text, ranked) in enumerate(zip(texts, self.retriever.search_many(texts, k), strict=True)):
+            evidence = gather_evidence(self.retriever, text, ranked[:RANKED], self.index.groups)  # as fitted
             out.append(conversation.Reading(text, ranked, evidence, self.decision.probability(evidence), n > 0))
         return out
 

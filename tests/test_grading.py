@@ -25,6 +25,21 @@ def test_correct_answer_beats_misconception_and_off_topic(real_tutor):
     assert len(good.references) >= 2  # several pages answer this question
 
 
+TRAIN_EVAL = "What is the difference between model.train() and model.eval()?"
+
+
+@pytest.mark.slow
+def test_a_contradicted_point_earns_nothing_and_is_listed_with_the_reference(real_tutor):
+    partial = real_tutor.grade(TRAIN_EVAL, "model.eval() turns dropout off for inference.")
+    wrong = real_tutor.grade(TRAIN_EVAL, "model.eval() enables dropout, so every prediction at inference is noisy. "
+                                         "It also makes batch norm keep updating its statistics on test batches.")
+    assert wrong.score < partial.score
+    [contradiction] = [c for c in wrong.contradicted if "Disables" in c.point]
+    assert "enables" in contradiction.reason and contradiction.evidence.startswith("model.eval() enables dropout")
+    assert contradiction.point not in [m.point for m in wrong.missed] + [c.point for c in wrong.covered]
+    assert not partial.contradicted
+
+
 @pytest.mark.slow
 def test_covered_points_quote_the_answer_and_missed_points_cite_a_source(real_tutor):
     grade = real_tutor.grade(AUTOGRAD, GOOD)

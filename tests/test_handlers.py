@@ -116,6 +116,16 @@ def test_covered_parts_are_marked_and_html_escaped(real_tutor):
     assert feedback.missed and feedback.references_html.count("<details>") == 2
 
 
+@pytest.mark.slow
+def test_a_contradiction_is_marked_red_and_listed_with_the_reference_sentence(real_tutor):
+    answer = "model.eval() enables dropout, so every prediction at inference is noisy."
+    feedback = render_grade(real_tutor.grade("What is the difference between model.train() and model.eval()?",
+                                             answer), answer)
+    assert "<mark class='contradicts'>model.eval() enables dropout" in feedback.answer_html
+    assert "**Contradicts the notes**" in feedback.covered_markdown
+    assert "- contradicts: " in feedback.covered_markdown and "Disables" in feedback.covered_markdown
+
+
 def test_speaking_summary_flags_a_fast_pace():
     text = speaking_markdown(Transcript("x", 30.0, 190.0, {"like": 2}))
     assert "fast" in text and "“like” ×2" in text

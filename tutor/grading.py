@@ -4,8 +4,9 @@ The score rests on key points, not on one cosine between whole texts: each refer
 into points (its sentences and bullets), and each point earns credit twice over:
 
 * by meaning: the cosine between the point and the sentence of the user's answer that says it best;
-* by key terms: the IDF-weighted share of the point's terms that the answer uses, leaving out the terms
-  of the question itself ("question demoting": restating the question earns nothing).
+* by key terms: the IDF-weighted share of the point's terms that the answer's two sentences nearest to it
+  use, leaving out the terms of the question itself ("question demoting": restating the question earns
+  nothing; words scattered over a fluent answer do not make a point).
 
 Both raw measures are put on one scale calibrated from the corpus itself (``calibrate``), not from
 constants picked by eye. *Chance* is what an answer to an unrelated question of the notes reaches (the
@@ -17,12 +18,17 @@ reference is mapped the same way (median of same-question pairs as paraphrase).
 
     point credit = SEMANTIC_SHARE * meaning credit + (1 - SEMANTIC_SHARE) * term credit
     score = 100 * (COVERAGE_WEIGHT * mean point credit (points weighted by their closeness to the question)
-                   + (1 - COVERAGE_WEIGHT) * whole-answer credit)
+                   + (1 - COVERAGE_WEIGHT) * whole-answer credit) * sound share ** SOUND_EXPONENT
 
-The two weights were chosen on the development half of the Mohler benchmark and this project's PyTorch
-set (benchmarks/grading.py), from the middle of a flat region rather than its single best cell. A
-confident misconception shares the topic's vocabulary but not the reference's key terms, which is why it
-scores far below a correct answer while plain cosine ranks the two alike. Deterministic: the same inputs
+A sentence of the answer that contradicts the point it matches (``tutor.contradiction``: a negation, an
+opposite word, a swapped identifier or subject), or that explains a different question of the notes far
+better than any point of this one, is not evidence: the point earns nothing unless a sound sentence covers
+it, and is listed as contradicted. The *sound share* is the part of the answer (by characters) that is
+neither: a confident wrong statement costs more than leaving a point out.
+
+The two weights were chosen by leave-questions-out cross-validation on the development half of the Mohler
+benchmark (benchmarks/grading.py), on the flat ridge where the folds agree; the cues' settings on the dev
+half of this project's PyTorch set. Deterministic: the same inputs
 always give the same score.
 """
 
@@ -34,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tutor.contradiction import Context, clash, identifiers, subjects
 from tutor.items import Item, citation
 from tutor.models import Embedder
 from tutor.text import excerpt, printable, tokenize
@@ -51,6 +58,18 @@ COVERED_CREDIT = 0.5  # a point is listed as covered from half-way between chanc
 MAX_POINTS_PER_REFERENCE = 14
 MAX_SPANS = 80
 SAME_POINT_COSINE = 0.85  # points of two references this close are one point
+# An answer sentence is about another question of the notes when it matches one of that question's points at
+# paraphrase level and by this much more than any point of the question asked.
+OTHER_CONCEPT_MARGIN = 0.25
+# ... and that question is a different one: its own question is less similar than this to the one asked.
+RELATED_QUESTION_COSINE = 0.6
+# Contradiction cues compare a point with the sentences that match it at least this far from chance to
+# paraphrase: a sentence must be about the point's claim before it can deny it.
+CLASH_MATCH = 0.5
+TERM_SENTENCES = 2  # a point's key terms are looked for in the answer's sentences that match it best
+# The score is scaled by the share of the answer that neither contradicts the notes nor strays to another
+# question, to this power: a confident wrong statement costs more than leaving the point out.
+SOUND_EXPONENT = 2
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,48 @@ class MissedPoint:
 
 
 @dataclass(frozen=True)
+class ContradictedPoint:
+    point: str
+    evidence: str  # the sentence of the user's answer that contradicts it
+    reason: str  # which cue fired, in a few words
+    source: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a score is computed from, before the two weights: each key point's credit by meaning and by key
+    terms (0 to 1; a contradicted point has none), its weight (closeness to the question), and the whole
+    answer's credit; ``sound``, the share of the answer that neither contradicts the notes nor strays to another
+    question. ``score`` applies the weights, so a benchmark can try others without grading again."""
+
+    meaning: np.ndarray
+    terms: np.ndarray
+    weight: np.ndarray
+    whole: float
+    sound: float = 1.0
+
+    def credit(self, semantic_share: float = SEMANTIC_SHARE) -> np.ndarray:
+        return semantic_share * self.meaning + (1 - semantic_share) * self.terms
+
+    def coverage(self, semantic_share: float = SEMANTIC_SHARE) -> float:
+        return float((self.credit(semantic_share) * self.weight).sum() / self.weight.sum())
+
+    def score(self, coverage_weight: float = COVERAGE_WEIGHT, semantic_share: float = SEMANTIC_SHARE) -> float:
+        raw = coverage_weight * self.coverage(semantic_share) + (1 - coverage_weight) * self.whole
+        return round(100.0 * raw * self.sound ** SOUND_EXPONENT, 1)
+
+
+@dataclass(frozen=True)
+class NotePoints:
+    """Every key point of the notes, to recognise an answer sentence that explains another question."""
+
+    vectors: np.ndarray  # one row per point
+    item_ids: list[str]  # the item each point belongs to
+    questions: list[str]  # that item's question
+    question_vectors: np.ndarray  # and its vector
+
+
+@dataclass(frozen=True)
 class Grade:
     """A graded answer. ``score`` is 0-100; ``covered`` and ``missed`` say why."""
 
@@ -101,12 +162,15 @@ class Grade:
     coverage: float = 0.0
     similarity: float = 0.0
     notes: list[str] = field(default_factory=list)
+    contradicted: list[ContradictedPoint] = field(default_factory=list)
+    evidence: Evidence | None = field(default=None, compare=False)  # arrays: the score stands for it
 
     def summary(self) -> str:
         lines = [f"Score: {self.score:.0f}/100"]
         if self.message:
             lines.append(self.message)
         lines += [f"  ✓ {c.point}\n      you said: {c.evidence}" for c in self.covered]
+        lines += [f"  ✗ contradicts: {c.point}\n      you said: {c.evidence} ({c.reason})" for c in self.contradicted]
         lines += [f"  ✗ {m.point}\n      read: {m.source}" for m in self.missed]
         lines += [f"Reference: {r.citation}" for r in self.references]
         return "\n".join(lines)
@@ -278,10 +342,13 @@ class Grader:
     """Grades answers against an index's items with one embedder and one calibration."""
 
     def __init__(self, embedder: Embedder, calibration: Calibration, term_weights: dict[str, float] | None = None,
-                 max_answer_chars: int = 10_000, cache: dict[str, np.ndarray] | None = None):
+                 max_answer_chars: int = 10_000, cache: dict[str, np.ndarray] | None = None,
+                 notes: NotePoints | None = None):
         """``term_weights``: stem -> IDF over the notes; a stem the notes never use weighs the most.
-        ``cache``: text -> vector of texts already embedded (the notes' key points and answers)."""
+        ``cache``: text -> vector of texts already embedded (the notes' key points and answers).
+        ``notes``: the notes' key points, to notice a sentence that explains another question instead."""
         self.embedder = embedder
+        self.notes = notes
         self.cache = cache or {}
         self.calibration = calibration
         self.term_weights = term_weights or {}
@@ -310,39 +377,106 @@ class Grader:
         vectors = self._embed([question, text, *points, *spans, *(r.answer for r in references)])
         question_v, answer_v = vectors[0], vectors[1]
         point_v = vectors[2 : 2 + len(points)]
-        span_v = np.vstack([vectors[2 + len(points) : 2 + len(points) + len(spans)], answer_v[None, :]])
+        span_v = vectors[2 + len(points) : 2 + len(points) + len(spans)]
         reference_v = vectors[2 + len(points) + len(spans) :]
+        similarity = point_v @ span_v.T  # points x sentences of the answer
+        clashes, elsewhere = self._clashes(question, points, spans, similarity, references, span_v, question_v)
+        sound = [j for j in range(len(spans)) if j not in elsewhere]
 
-        similarity = point_v @ span_v.T  # points x (sentences + whole answer)
-        best = similarity.max(axis=1)
-        best_span = similarity.argmax(axis=1)
+        # A sentence about another question is no evidence at all; one that contradicts a point is none for
+        # that point. The whole answer counts as one more sentence for a point nothing contradicts.
+        similarity = similarity.copy()
+        for k, j, _ in clashes:
+            similarity[k, j] = -1.0
+        whole_v = (point_v @ answer_v)[:, None]
+        whole_v[[k for k, _, _ in clashes]] = -1.0
+        candidates = np.hstack([similarity[:, sound], whole_v]) if not elsewhere else similarity[:, sound]
+        if not candidates.size:
+            candidates = np.full((len(points), 1), -1.0)
+        best, best_span = candidates.max(axis=1), candidates.argmax(axis=1)
         cal = self.calibration
         semantic = Calibration.credit(best, cal.point_chance, cal.point_paraphrase)
-        said = set(tokenize(text))
-        shares = [term_share(p, question, said, self.term_weights, self.unseen_weight) for p in points]
+        # A point's key terms count from the sentences that match it best and are evidence for it: words
+        # scattered over a fluent answer do not make the point.
+        span_terms = [set(tokenize(span)) for span in spans]
+        usable = set(sound)
+        nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :TERM_SENTENCES]
+        said = [set().union(*(span_terms[j] for j in nearest[k] if j in usable and similarity[k, j] > -1))
+                for k in range(len(points))]
+        shares = [term_share(p, question, said[k], self.term_weights, self.unseen_weight) for k, p in enumerate(points)]
         lexical = np.array([
             semantic[k] if share is None else float(Calibration.credit(share, cal.term_chance, cal.term_paraphrase))
             for k, share in enumerate(shares)
         ])
         credit = SEMANTIC_SHARE * semantic + (1 - SEMANTIC_SHARE) * lexical
-        # A point weighs by how central it is to the question (a side remark counts less).
-        weight = np.clip(point_v @ question_v, 0.1, 1.0)
-        coverage = float((credit * weight).sum() / weight.sum())
+        # A contradicted point earns nothing, unless a sound sentence covers it as well.
+        contradicted = {}
+        for k, j, reason in clashes:
+            if credit[k] < COVERED_CREDIT:
+                contradicted.setdefault(k, (j, reason))
+        for k in contradicted:
+            semantic[k] = lexical[k] = 0.0
+        # The whole answer's similarity counts for the share of it that neither contradicts nor strays.
+        wrong = elsewhere | {j for k, j, _ in clashes if k in contradicted}
+        sound_share = sum(len(s) for j, s in enumerate(spans) if j not in wrong) / max(sum(len(s) for s in spans), 1)
         whole = float((reference_v @ answer_v).max())
-        whole_credit = float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase))
-        score = 100.0 * (COVERAGE_WEIGHT * coverage + (1 - COVERAGE_WEIGHT) * whole_credit)
-        score = round(score, 1)
+        evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less
+                            float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase)) * sound_share,
+                            sound_share)
+        credit = evidence.credit()
 
-        covered, missed = [], []
+        covered, missed, contradictions = [], [], []
         for k, point in enumerate(points):
             reference = point_refs[k]
-            if credit[k] >= COVERED_CREDIT:
-                evidence = spans[best_span[k]] if best_span[k] < len(spans) else text
-                covered.append(CoveredPoint(point, excerpt(evidence), round(float(best[k]), 3), reference.citation))
+            if k in contradicted:
+                j, reason = contradicted[k]
+                contradictions.append(ContradictedPoint(point, excerpt(spans[j]), reason, reference.citation))
+            elif credit[k] >= COVERED_CREDIT:
+                evidence_text = spans[sound[best_span[k]]] if best_span[k] < len(sound) else text
+                covered.append(CoveredPoint(point, excerpt(evidence_text), round(float(best[k]), 3),
+                                            reference.citation))
             else:
                 missed.append(MissedPoint(point, reference.citation, reference.item_id, round(float(best[k]), 3)))
-        return Grade(score, covered, missed, references, question, matched_question, from_retrieval,
-                     None, round(coverage, 3), round(whole, 3), notes)
+        return Grade(evidence.score(), covered, missed, references, question, matched_question, from_retrieval,
+                     None, round(evidence.coverage(), 3), round(whole, 3), notes, contradictions, evidence)
+
+    def _clashes(self, question: str, points: list[str], spans: list[str], similarity: np.ndarray,
+                 references: list[Reference], span_v: np.ndarray, question_v: np.ndarray
+                 ) -> tuple[list[tuple[int, int, str]], set[int]]:
+        """(point, sentence, reason) for each answer sentence that contradicts a point it matches closely,
+        and the sentences that explain another question of the notes instead."""
+        cal = self.calibration
+        close = cal.point_chance + CLASH_MATCH * (cal.point_paraphrase - cal.point_chance)
+        asked = identifiers(question)
+        named = asked | identifiers(" ".join(r.answer for r in references))
+        context = Context(asked, named, subjects(question, points))
+        found = [(int(k), int(j), reason) for k, j in np.argwhere(similarity >= close)
+                 if (reason := clash(points[k], spans[j], context)) is not None]
+        elsewhere = self._other_concepts(similarity, references, span_v, question_v)
+        for j, other in elsewhere.items():
+            k = int(similarity[:, j].argmax())
+            if similarity[k, j] >= close:
+                found.append((k, j, f"explains another question of the notes: “{other}”"))
+        return found, set(elsewhere)
+
+    def _other_concepts(self, similarity: np.ndarray, references: list[Reference], span_v: np.ndarray,
+                        question_v: np.ndarray) -> dict[int, str]:
+        """Answer sentences that match a point of a different question of the notes far better than any
+        point of the question asked: sentence -> that question."""
+        own = {r.item_id for r in references if r.item_id}
+        if self.notes is None or not own or not len(self.notes.vectors):
+            return {}
+        notes = self.notes
+        other = np.array([item not in own for item in notes.item_ids])
+        other &= notes.question_vectors @ question_v < RELATED_QUESTION_COSINE
+        if not other.any():
+            return {}
+        scores = span_v @ notes.vectors[other].T
+        best, which = scores.max(axis=1), scores.argmax(axis=1)
+        own_best = similarity.max(axis=0)
+        questions = [q for q, keep in zip(notes.questions, other, strict=True) if keep]
+        return {j: questions[which[j]] for j in range(len(best))
+                if best[j] >= self.calibration.point_paraphrase and best[j] - own_best[j] >= OTHER_CONCEPT_MARGIN}
 
     def _points(self, references: list[Reference]) -> tuple[list[str], list[Reference]]:
         """Key points of all references, a point repeated by several pages kept once."""

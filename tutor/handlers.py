@@ -272,16 +272,23 @@ def render_grade(grade: Grade, answer: str, speaking: str = "") -> Feedback:
     for note in grade.notes:
         score += f"\n\n*{inert(note)}*"
     marked = html.escape(answer)
-    for point in sorted({c.evidence.rstrip(" …") for c in grade.covered}, key=len, reverse=True):
+    # A sentence that contradicts a point is marked red even where it also covers another one.
+    tags = {c.evidence.rstrip(" …"): "<mark>" for c in grade.covered}
+    tags.update({c.evidence.rstrip(" …"): "<mark class='contradicts'>" for c in grade.contradicted})
+    for point, tag in sorted(tags.items(), key=lambda s: len(s[0]), reverse=True):
         escaped = html.escape(point)
         if escaped and escaped in marked:
-            marked = marked.replace(escaped, f"<mark>{escaped}</mark>", 1)
+            marked = marked.replace(escaped, f"{tag}{escaped}</mark>", 1)
     answer_html = f"<div class='your-answer'>{marked}</div>" if answer.strip() else ""
     covered = "\n".join(f"- {inert(c.point)}  \n  <small>{inert(c.source)}</small>" for c in grade.covered)
+    covered = f"**Covered** (marked in your answer):\n\n{covered}" if covered else "*No key point covered yet.*"
+    if grade.contradicted:
+        covered += "\n\n**Contradicts the notes** (marked red in your answer):\n\n" + "\n".join(
+            f"- contradicts: {inert(c.point)}  \n  you said: “{inert(c.evidence)}”, which {inert(c.reason)}  \n"
+            f"  <small>{inert(c.source)}</small>" for c in grade.contradicted)
     references = "".join(
         f"<details><summary>Reference: {html.escape(r.citation)} <small>({html.escape(r.source)})</small></summary>"
         f"<div>{html.escape(r.answer)}</div></details>"
         for r in grade.references)
-    return Feedback(score, answer_html, f"**Covered** (marked in your answer):\n\n{covered}" if covered
-                    else "*No key point covered yet.*",
+    return Feedback(score, answer_html, covered,
                     [m.point for m in grade.missed], references, speaking, rating=rating)

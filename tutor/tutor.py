@@ -17,7 +17,7 @@ from tutor.confidence import Decision, gather_evidence
 from tutor.config import Config
 from tutor.conversation import message_text
 from tutor.errors import InputError
-from tutor.grading import Calibration, Grade, Grader, Reference, term_weights
+from tutor.grading import Calibration, Grade, Grader, NotePoints, Reference, term_weights
 from tutor.index import IndexData, load_or_build
 from tutor.items import Item
 from tutor.models import BatchingEmbedder, Embedder, load_embedder
@@ -61,8 +61,14 @@ class Tutor:
         self.retriever = Retriever(index, embedder)
         self.decision = Decision.from_json(index.manifest["confidence"])
         self.items = index.items
+        cache = index.vector_cache()
+        point_items = [index.items[int(i)] for i in index.point_items]
+        notes = NotePoints(index.point_vectors, [item.id for item in point_items],
+                           [item.prompt for item in point_items],
+                           np.vstack([cache[item.prompt] for item in point_items]) if point_items
+                           else np.zeros((0, index.dimension), np.float32))
         self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]),
-                             term_weights(index.items), config.max_answer_chars, index.vector_cache())
+                             term_weights(index.items), config.max_answer_chars, cache, notes)
         self._question_vectors = None
         self._transcriber: Transcriber | None = None
         self._glossary: list[str] | None = None

@@ -27,6 +27,7 @@ CSS = """
 .your-answer { white-space: pre-wrap; line-height: 1.5; padding: .6em; border-radius: 8px;
                border: 1px solid var(--border-color-primary); }
 .your-answer mark { background: #b7f0c1; color: #0b3d17; border-radius: 3px; padding: 0 2px; }
+.your-answer mark.contradicts { background: #f6c4c4; color: #5c0b0b; }
 #practice-score h2 { margin: 0; }
 #mic-note { color: var(--body-text-color-subdued); font-size: .9em; }
 #practice-missed label { width: 100%; }

@@ -417,7 +417,7 @@ class Grader:
         for k in contradicted:
             semantic[k] = lexical[k] = 0.0
         # The whole answer's similarity counts for the share of it that neither contradicts nor strays.
-        wrong = elsewhere | {j for k, j, _ in clashes if k in contradicted}
+        wrong = {j for k, j, _ in clashes if k in contradicted}  # what the learner is shown as contradicting
         sound_share = sum(len(s) for j, s in enumerate(spans) if j not in wrong) / max(sum(len(s) for s in spans), 1)
         whole = float((reference_v @ answer_v).max())
         evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less

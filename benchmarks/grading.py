@@ -94,7 +94,8 @@ def load_cases(parts: tuple[tuple[str, ...], ...] = PARTS) -> dict[str, list[dic
     the order of their SHA-256, dev and test alternating, so adding a part never moves a question."""
     splits: dict[str, list[dict]] = {"dev": [], "test": []}
     for names in parts:
-        cases = [c for name in names for c in json.loads((ROOT / "benchmarks" / "data" / name).read_text())["questions"]]
+        cases = [c for name in names
+                 for c in json.loads((ROOT / "benchmarks" / "data" / name).read_text())["questions"]]
         cases.sort(key=lambda c: hashlib.sha256(c["question"].encode()).hexdigest())
         splits["dev"] += cases[0::2]
         splits["test"] += cases[1::2]

@@ -83,12 +83,13 @@ class Context:
 
     ``asked``: identifiers of the question (as ``identifiers`` returns them); ``named``: those of the question
     and its references; ``subjects``: the things a question asks about when it asks about several
-    (``subjects``).
+    (``subjects``); ``common``: words so common in the notes that naming one is no swap.
     """
 
     asked: frozenset[str] = frozenset()
     named: frozenset[str] = frozenset()
     subjects: Subjects = Subjects()
+    common: frozenset[str] = frozenset()  # names most of the notes use ("PyTorch", "torch"): never swapped
 
 
 def clash(point: str, sentence: str, context: Context = Context()) -> str | None:
@@ -110,7 +111,8 @@ def clash(point: str, sentence: str, context: Context = Context()) -> str | None
     flipped = _negation_flip(point, sentence)
     if flipped:
         return flipped
-    ours, theirs = identifiers(sentence) & context.named, identifiers(point) & context.asked
+    ours = identifiers(sentence) & context.named - context.common
+    theirs = identifiers(point) & context.asked - context.common
     if ours and theirs and not ours & identifiers(point) and not theirs & identifiers(sentence):
         return f"says of {', '.join(sorted(ours))} what the notes say of {', '.join(sorted(theirs))}"
     return _subject_swap(point, sentence, context.subjects)
@@ -159,9 +161,12 @@ def _subject_swap(point: str, sentence: str, subjects: Subjects) -> str | None:
         return None
     theirs = named[0]
     about = set(tokenize(point)) - subjects.names
-    # The clause that makes the point: the one sharing the most of its other words.
-    clause = max((c for c in _CLAUSE.split(sentence) if c.strip()), key=lambda c: len(about & set(tokenize(c))),
-                 default=sentence)
+    # The clause that makes the point: the one sharing the most of its other words, and at least two of them
+    # when the sentence has several clauses (else no clause clearly makes it).
+    clauses = [c for c in _CLAUSE.split(sentence) if c.strip()] or [sentence]
+    clause = max(clauses, key=lambda c: len(about & set(tokenize(c))))
+    if len(clauses) > 1 and len(about & set(tokenize(clause))) < 2:
+        return None
     ours = subjects.named_in(clause)
     if not ours or theirs in ours or theirs in tokenize(clause):
         return None
@@ -185,6 +190,15 @@ def _under_negation(text: str, stemmed: str) -> bool:
 def _has_negation(text: str) -> bool:
     text = normalize(text).replace("n't", " not")
     return bool(_NEGATION.search(text) or re.search(r"\b(?:rather than|instead of)\b", text))
+
+
+def common_names(answers: list[str], share: float = 0.25) -> frozenset[str]:
+    """Identifiers that at least ``share`` of the answers name ("PyTorch", "torch"): naming one is no swap."""
+    counts: dict[str, int] = {}
+    for answer in answers:
+        for name in identifiers(answer):
+            counts[name] = counts.get(name, 0) + 1
+    return frozenset(name for name, n in counts.items() if n >= share * len(answers))
 
 
 def identifiers(text: str) -> frozenset[str]:

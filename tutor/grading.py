@@ -58,9 +58,6 @@ COVERED_CREDIT = 0.5  # a point is listed as covered from half-way between chanc
 MAX_POINTS_PER_REFERENCE = 14
 MAX_SPANS = 80
 SAME_POINT_COSINE = 0.85  # points of two references this close are one point
-# An answer sentence is about another question of the notes when it matches one of that question's points at
-# paraphrase level and by this much more than any point of the question asked.
-OTHER_CONCEPT_MARGIN = 0.25
 # ... and that question is a different one: its own question is less similar than this to the one asked.
 RELATED_QUESTION_COSINE = 0.6
 # Contradiction cues compare a point with the sentences that match it at least this far from chance to
@@ -343,16 +340,18 @@ class Grader:
 
     def __init__(self, embedder: Embedder, calibration: Calibration, term_weights: dict[str, float] | None = None,
                  max_answer_chars: int = 10_000, cache: dict[str, np.ndarray] | None = None,
-                 notes: NotePoints | None = None):
+                 notes: NotePoints | None = None, common_names: frozenset[str] = frozenset()):
         """``term_weights``: stem -> IDF over the notes; a stem the notes never use weighs the most.
         ``cache``: text -> vector of texts already embedded (the notes' key points and answers).
-        ``notes``: the notes' key points, to notice a sentence that explains another question instead."""
+        ``notes``: the notes' key points, to notice a sentence that explains another question instead.
+        ``common_names``: code-like names most of the notes use ("PyTorch"), never taken for a swapped one."""
         self.embedder = embedder
         self.notes = notes
         self.cache = cache or {}
         self.calibration = calibration
         self.term_weights = term_weights or {}
         self.unseen_weight = max(self.term_weights.values(), default=1.0)
+        self.common_names = common_names
         self.max_answer_chars = max_answer_chars
 
     def grade(self, question: str, answer: object, references: list[Reference], *,
@@ -449,7 +448,7 @@ class Grader:
         close = cal.point_chance + CLASH_MATCH * (cal.point_paraphrase - cal.point_chance)
         asked = identifiers(question)
         named = asked | identifiers(" ".join(r.answer for r in references))
-        context = Context(asked, named, subjects(question, points))
+        context = Context(asked, named, subjects(question, points), self.common_names)
         found = [(int(k), int(j), reason) for k, j in np.argwhere(similarity >= close)
                  if (reason := clash(points[k], spans[j], context)) is not None]
         elsewhere = self._other_concepts(similarity, references, span_v, question_v)
@@ -461,8 +460,8 @@ class Grader:
 
     def _other_concepts(self, similarity: np.ndarray, references: list[Reference], span_v: np.ndarray,
                         question_v: np.ndarray) -> dict[int, str]:
-        """Answer sentences that match a point of a different question of the notes far better than any
-        point of the question asked: sentence -> that question."""
+        """Answer sentences that match a point of a different question of the notes at paraphrase level and
+        no point of the question asked beyond chance: sentence -> that question."""
         own = {r.item_id for r in references if r.item_id}
         if self.notes is None or not own or not len(self.notes.vectors):
             return {}
@@ -475,8 +474,9 @@ class Grader:
         best, which = scores.max(axis=1), scores.argmax(axis=1)
         own_best = similarity.max(axis=0)
         questions = [q for q, keep in zip(notes.questions, other, strict=True) if keep]
+        cal = self.calibration
         return {j: questions[which[j]] for j in range(len(best))
-                if best[j] >= self.calibration.point_paraphrase and best[j] - own_best[j] >= OTHER_CONCEPT_MARGIN}
+                if best[j] >= cal.point_paraphrase and own_best[j] < cal.point_chance}
 
     def _points(self, references: list[Reference]) -> tuple[list[str], list[Reference]]:
         """Key points of all references, a point repeated by several pages kept once."""

@@ -15,6 +15,7 @@ import numpy as np
 from tutor import conversation
 from tutor.confidence import Decision, gather_evidence
 from tutor.config import Config
+from tutor.contradiction import common_names
 from tutor.conversation import message_text
 from tutor.errors import InputError
 from tutor.grading import Calibration, Grade, Grader, NotePoints, Reference, term_weights
@@ -68,7 +69,8 @@ class Tutor:
                            np.vstack([cache[item.prompt] for item in point_items]) if point_items
                            else np.zeros((0, index.dimension), np.float32))
         self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]),
-                             term_weights(index.items), config.max_answer_chars, cache, notes)
+                             term_weights(index.items), config.max_answer_chars, cache, notes,
+                             common_names([item.answer for item in index.items if item.answer]))
         self._question_vectors = None
         self._transcriber: Transcriber | None = None
         self._glossary: list[str] | None = None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tutor.contradiction import Context, clash, identifiers, opposites, subjects
+from tutor.contradiction import Context, clash, common_names, identifiers, opposites, subjects
 
 NAMED = Context(named=frozenset({"detach", "clone", "eval", "train", "zero_grad"}))
 
@@ -82,3 +82,22 @@ def test_a_claim_moved_to_another_subject_contradicts_the_point():
     assert "says of “optimizer” what the notes say of “function”" in clash(POINTS[0], swapped, context)
     right = "The loss function measures how far the predictions are from the targets, while the optimizer updates."
     assert clash(POINTS[0], right, context) is None
+
+
+def test_a_name_most_of_the_notes_use_is_never_a_swapped_identifier():
+    answers = ["PyTorch has tensors.", "In PyTorch, call model.eval().", "PyTorch uses autograd.", "Use .cuda().",
+               "Losses compare outputs.", "Pooling shrinks maps.", "Dropout zeroes units.", "Adam adapts steps."]
+    assert common_names(answers) == {"pytorch"}
+    point = "PyTorch tensors can live on the GPU."
+    sentence = "Calling .cuda() moves the tensor to the GPU."
+    swapped = Context(asked=frozenset({"pytorch"}), named=frozenset({"pytorch", "cuda"}))
+    assert clash(point, sentence, swapped) is not None
+    assert clash(point, sentence, Context(swapped.asked, swapped.named, common=common_names(answers))) is None
+
+
+def test_a_subject_swap_needs_a_clause_that_makes_the_point():
+    context = Context(subjects=subjects("What is the difference between SGD and Adam?",
+                                        ["SGD: one example per update.", "Adam: adaptive steps per parameter."]))
+    point = "SGD: in SGD we use a single training example to compute each update."
+    # Neither clause shares two of the point's words: no clause makes this point, so nothing is swapped.
+    assert clash(point, "Adam adapts a step per parameter, while SGD applies one learning rate.", context) is None

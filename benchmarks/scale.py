@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from tutor import Tutor  # noqa: E402
 from tutor.config import Config  # noqa: E402
 from tutor.corpus import load_corpus  # noqa: E402
-from tutor.grading import split_sentences  # noqa: E402
 from tutor.models import SentenceEmbedder  # noqa: E402
+from tutor.points import split_sentences  # noqa: E402
 
 QUERIES = ["why call optimizer.zero_grad()", "what does model.eval() change", "how does max pooling work",
            "difference between DataParallel and DDP", "how to save a model", "what is a tensor",

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tutor import Tutor  # noqa: E402
-from tutor.grading import split_sentences  # noqa: E402
+from tutor.points import split_sentences  # noqa: E402
 from tutor.synth import speak  # noqa: E402
 
 # Answers of prose (no code blocks) across four pages.

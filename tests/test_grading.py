@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.grading import key_points, split_sentences
+from tutor.points import key_points, split_sentences
 from tutor.text import tokenize
 
 AUTOGRAD = "What is autograd in PyTorch, and why is it important for deep learning?"
@@ -107,7 +107,7 @@ def test_html_in_an_answer_is_kept_as_text(fake_tutor):
 
 def test_key_points_state_content_on_every_corpus_item():
     from tutor.corpus import load_corpus
-    from tutor.grading import MIN_POINT_TERMS
+    from tutor.points import MIN_POINT_TERMS
 
     from .conftest import CORPUS
 

@@ -62,7 +62,7 @@ class IndexData:
     def vector_cache(self) -> dict[str, np.ndarray]:
         """Text -> vector for every key point and whole answer of the notes, so grading embeds only the
         user's words."""
-        from tutor.grading import key_points
+        from tutor.points import key_points
 
         texts = [p for item in self.items if item.answer for p in key_points(item.answer, item.prompt)]
         cache = dict(zip(texts, self.point_vectors, strict=True))
@@ -155,8 +155,8 @@ def _atomic_write(path: Path, write) -> None:
 
 def expected_manifest(corpus_dir: Path, embedder: Embedder, notes_dir: Path | None = None,
                       max_page_bytes: int = MAX_PAGE_BYTES) -> dict:
+    from tutor.calibration import CALIBRATION_VERSION
     from tutor.confidence import fit_data_sha256
-    from tutor.grading import CALIBRATION_VERSION
 
     return {
         "format_version": FORMAT_VERSION,
@@ -245,7 +245,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     vectors = _embed_with_progress(embedder, texts, progress)
     question_rows = np.searchsorted(np.asarray(rows), np.arange(len(items)))  # each item's first passage
     groups = group_questions(items, vectors[question_rows])
-    from tutor.grading import calibrate, key_points
+    from tutor.calibration import calibrate
+    from tutor.points import key_points
 
     calibration = calibrate(items, groups, embedder)
     answered = [i for i, item in enumerate(items) if item.answer]

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from tutor import conversation
+from tutor.calibration import Calibration, term_weights
 from tutor.confidence import Decision, gather_evidence
 from tutor.config import Config
 from tutor.contradiction import common_names
 from tutor.conversation import message_text
 from tutor.errors import InputError
-from tutor.grading import Calibration, Grade, Grader, NotePoints, Reference, term_weights
+from tutor.grading import Grade, Grader, NotePoints, Reference
 from tutor.index import IndexData, load_or_build
 from tutor.items import Item
 from tutor.models import BatchingEmbedder, Embedder, load_embedder

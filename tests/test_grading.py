@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tutor.grading import _near_spellings
 from tutor.points import key_points, split_sentences
 from tutor.text import tokenize
 
@@ -134,3 +135,11 @@ def test_key_points_skip_headers_and_code():
     answer = "Here are the steps:\n- Define the loss as a function.\n```python\nx = 1\n```\n- Return the loss value."
     assert key_points(answer) == ["Define the loss as a function.", "Return the loss value."]
     assert split_sentences("One thing. Another thing! A third?") == ["One thing.", "Another thing!", "A third?"]
+
+
+def test_a_key_term_typed_or_heard_almost_right_still_counts():
+    point = "Backward computes gradients with the chain rule and stores them in the grad attribute."
+    said = set(tokenize("backward computes the gradiants via the chain rule"))
+    assert _near_spellings(point, said) == {"gradient"}
+    assert "attribut" not in _near_spellings(point, said)  # a term not said at all stays missing
+    assert _near_spellings(point, set(tokenize("grid"))) == set()  # short words are not stretched

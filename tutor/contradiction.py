@@ -27,6 +27,8 @@ from importlib import resources
 
 from tutor.text import normalize, tokenize
 
+_DENIAL = re.compile(r"\b(?:(?:do|does|did|is|are|was|were|will|would|can|could|should|must|has|have|had|may|might)"
+                     r"\s+not|never)\b")
 # Clauses of one sentence that may speak of different subjects ("A does x, while B does y").
 _CLAUSE = re.compile(r";|,?\s+\b(?:while|whereas|but)\b\s+|,\s+and\s+(?=(?:the|a|an)\s)", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|no|never|without|neither|nor|cannot)\b")
@@ -228,8 +230,10 @@ def _negated(text: str) -> tuple[set[str], set[str]]:
     """(words negated, words asserted), stemmed: a negated word is the first content word after a negation."""
     text = normalize(text).replace("n't", " not").replace("cannot", "can not")
     negated: set[str] = set()
-    # "no" and "without" deny a thing's presence ("if no constructor is given"), not a claim: not compared.
-    for match in re.finditer(r"\b(?:not|never)\b", text):
+    # A claim is denied by a verb's negation ("does not copy", "is never", "can't"). "No" and "without" deny
+    # a thing's presence ("if no constructor is given"), and a bare "not" before a noun is as often a
+    # mishearing ("a not-product") as a denial: neither is compared.
+    for match in _DENIAL.finditer(text):
         following = re.findall(r"[a-z_]+", text[match.end():])
         head = next((w for w in following[:4] if w not in _SKIP), None)
         if head:

@@ -30,6 +30,7 @@ always give the same score.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ TERM_SENTENCES = 2  # a point's key terms are looked for in the answer's sentenc
 # The score is scaled by the share of the answer that neither contradicts the notes nor strays to another
 # question, to this power: a confident wrong statement costs more than leaving the point out.
 SOUND_EXPONENT = 2
+# A key term spelled this close (difflib ratio) to a word of the answer counts as said: a typo, or a word the
+# speech model misheard ("humpy" for numpy). The same cutoff as the transcript's glossary repair.
+NEAR_SPELLING = 0.8
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,7 @@ class Grader:
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :TERM_SENTENCES]
         said = [set().union(*(span_terms[j] for j in nearest[k] if j in usable and similarity[k, j] > -1))
                 for k in range(len(points))]
+        said = [heard | _near_spellings(point, heard) for point, heard in zip(points, said, strict=True)]
         shares = [term_share(p, question, said[k], self.term_weights, self.unseen_weight) for k, p in enumerate(points)]
         lexical = np.array([
             semantic[k] if share is None else float(Calibration.credit(share, cal.term_chance, cal.term_paraphrase))
@@ -329,6 +334,13 @@ class Grader:
     def _missed_all(references: list[Reference]) -> list[MissedPoint]:
         return [MissedPoint(p, r.citation, r.item_id, 0.0) for r in references
                 for p in key_points(r.answer, r.question)]
+
+
+def _near_spellings(point: str, said: set[str]) -> set[str]:
+    """The point's terms that the answer spells almost alike: a typo or a mishearing ("humpy" for numpy)."""
+    heard = [t for t in said if len(t) >= 4]
+    return {t for t in tokenize(point) if len(t) >= 5 and t not in said
+            and difflib.get_close_matches(t, heard, n=1, cutoff=NEAR_SPELLING)}
 
 
 def _clean_answer(answer: object) -> str:

@@ -6,7 +6,8 @@ into points (its sentences and bullets), and each point earns credit twice over:
 * by meaning: the cosine between the point and the sentence of the user's answer that says it best;
 * by key terms: the IDF-weighted share of the point's terms that the answer's two sentences nearest to it
   use, leaving out the terms of the question itself ("question demoting": restating the question earns
-  nothing; words scattered over a fluent answer do not make a point).
+  nothing; words scattered over a fluent answer do not make a point). A term spelled almost alike
+  (``NEAR_SPELLING``) counts: a typo, or a mishearing of the speech model.
 
 Both raw measures are put on one scale measured on the corpus itself (``tutor.calibration``): what an
 answer to an unrelated question of the notes reaches earns 0, what another page's answer to the same

@@ -47,6 +47,7 @@ def test_a_function_swapped_for_another_one_the_question_names():
     ("Call optimizer.zero_grad() before loss.backward().", "Clear gradients with zero_grad() before backward()."),
     ("Pooling reduces the spatial size of feature maps.", "Pooling shrinks the height and width of feature maps."),
     ("Dropout randomly zeroes activations during training.", "During training dropout zeroes random activations."),
+    ("Non-linearity: a non-linear activation follows the convolution.", "Then you apply a nonlinearity like ReLU."),
     ("A do-while loop runs its body at least once.", "Its body does not need to be skipped: it runs once."),
 ])
 def test_a_paraphrase_is_not_a_contradiction(point, sentence):

@@ -221,8 +221,9 @@ def _surface(text: str, stemmed: str) -> str:
 
 
 def _phrases(text: str) -> set[str]:
-    """Stemmed words of ``text`` and its two-word phrases (for entries such as "turn off")."""
-    words = tokenize(text, keep_stopwords=True)
+    """Stemmed words of ``text`` and its two-word phrases (for entries such as "turn off"). A hyphenated
+    compound is one word, as its joined spelling is: "non-linear" is "nonlinear", not "non" and "linear"."""
+    words = tokenize(re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", "", text), keep_stopwords=True)
     return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
 
 

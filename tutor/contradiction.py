@@ -41,7 +41,7 @@ _SKIP = frozenset({
 })
 # Verbs that carry a negation of their own: a side using one is not compared by negation.
 _NEGATIVE_VERBS = ("disable stop prevent avoid skip lack remove ignore exclude free off instead rather unless fail "
-                   "disabled stopped prevented skipped removed excluded rather")
+                   "disabled stopped prevented skipped removed excluded")
 # Calls, dotted names, snake_case and mixed-case class names (CrossEntropyLoss, MSELoss).
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*\(\)|\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b|\b[a-z]+_\w+\b"
                          r"|\b(?=\w*[a-z])[A-Z]\w*[A-Z]\w*\b")

@@ -137,9 +137,10 @@ class NotePoints:
     """Every key point of the notes, to recognise an answer sentence that explains another question."""
 
     vectors: np.ndarray  # one row per point
-    item_ids: list[str]  # the item each point belongs to
-    questions: list[str]  # that item's question
-    question_vectors: np.ndarray  # and its vector
+    point_items: np.ndarray  # the position of each point's item in the lists below
+    item_ids: list[str]  # one per item
+    questions: list[str]  # each item's question
+    question_vectors: np.ndarray  # and its vector, one row per item
 
 
 @dataclass(frozen=True)
@@ -303,16 +304,16 @@ class Grader:
         if self.notes is None or not own or not len(self.notes.vectors):
             return {}
         notes = self.notes
-        other = np.array([item not in own for item in notes.item_ids])
-        other &= notes.question_vectors @ question_v < RELATED_QUESTION_COSINE
-        if not other.any():
+        other_items = np.array([item not in own for item in notes.item_ids])
+        other_items &= notes.question_vectors @ question_v < RELATED_QUESTION_COSINE
+        rows = np.flatnonzero(other_items[notes.point_items])
+        if not len(rows):
             return {}
-        scores = span_v @ notes.vectors[other].T
+        scores = span_v @ notes.vectors[rows].T
         best, which = scores.max(axis=1), scores.argmax(axis=1)
         own_best = similarity.max(axis=0)
-        questions = [q for q, keep in zip(notes.questions, other, strict=True) if keep]
         cal = self.calibration
-        return {j: questions[which[j]] for j in range(len(best))
+        return {j: notes.questions[notes.point_items[rows[which[j]]]] for j in range(len(best))
                 if best[j] >= cal.point_paraphrase and own_best[j] < cal.point_chance}
 
     def _points(self, references: list[Reference]) -> tuple[list[str], list[Reference]]:

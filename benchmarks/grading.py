@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5, help="question folds for the Mohler cross-validation")
     args = parser.parse_args()
     tutor = Tutor.load()
+    print(f"Model: {tutor.embedder.name}\n")
 
     if args.mohler.is_file():
         mohler_table(mohler(tutor, args.mohler, args.folds))

@@ -129,7 +129,8 @@ def main() -> None:
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
     tutor = Tutor.load()
-    print(f"Split: {args.split}. Confidence decision fitted on {tutor.decision.fitted_on} dev questions: "
+    print(f"Model: {tutor.embedder.name}. Split: {args.split}. "
+          f"Confidence decision fitted on {tutor.decision.fitted_on} dev questions: "
           f"{tutor.decision.explain_weights()}")
     for name, data in load_sets(args.split).items():
         if args.set in (name, "both"):

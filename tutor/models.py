@@ -272,12 +272,9 @@ def _extract(archive: Path, model: ZippedModel, folder: Path) -> None:
             for name, expected in model.hashes.items():
                 path = folder / name
                 path.parent.mkdir(parents=True, exist_ok=True)
-                digest = hashlib.sha256()
                 with zipped.open(f"{model.root}/{name}") as source, path.open("wb") as out:
-                    for block in iter(lambda: source.read(1 << 20), b""):  # noqa: B023 - used at once
-                        digest.update(block)
+                    for block in _stream_checked(source, path, expected):
                         out.write(block)
-                _check(path, digest.hexdigest(), expected)
     except (KeyError, zipfile.BadZipFile) as exc:
         raise ModelError(f"The joined archive of {model.folder!r} lacks a model file or is not a zip "
                          f"({exc}): a package is tampered with or corrupt. Reinstall it.") from exc
@@ -324,12 +321,18 @@ def _blocks_checked(piece: Path, expected: str) -> Iterator[bytes]:
     """The bytes of ``piece`` in 1 MiB blocks; raises ModelError after the last one if its hash differs."""
     if not piece.is_file():
         raise ModelError(f"Model file {piece} is missing; reinstall the model package.")
-    digest = hashlib.sha256()
     with piece.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-            yield block
-    _check(piece, digest.hexdigest(), expected)
+        yield from _stream_checked(handle, piece, expected)
+
+
+def _stream_checked(handle, path: Path, expected: str) -> Iterator[bytes]:
+    """The bytes of an open binary ``handle`` in 1 MiB blocks; raises ModelError after the last one if
+    their hash differs (the error names ``path``)."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+        yield block
+    _check(path, digest.hexdigest(), expected)
 
 
 def _check(path: Path, actual: str, expected: str) -> None:

@@ -188,3 +188,13 @@ def test_a_stale_confidence_fit_is_refitted(fake_tutor, fake_config, caplog):
     assert "confidence_fit_sha256" in caplog.text
     assert manifest(fake_config)["confidence_fit_sha256"] != "0" * 64
     assert tutor.decision.data_sha256 == manifest(fake_config)["confidence_fit_sha256"]
+
+
+def test_hub_pulls_are_stored_with_the_index_and_a_damaged_file_rebuilds_it(fake_tutor, fake_config, caplog):
+    pulls = fake_tutor.index.hubs
+    assert pulls is not None and len(pulls) == len(fake_tutor.items) and np.isfinite(pulls).all()
+    assert np.ptp(pulls) > 0  # items do differ in how many of the notes' questions they come close to
+    assert np.array_equal(Tutor.load(fake_config, embedder=HashEmbedder()).index.hubs, pulls)
+    (fake_config.index_dir / manifest(fake_config)["files"]["hubs"]).write_bytes(b"")
+    tutor = Tutor.load(fake_config, embedder=HashEmbedder())
+    assert "Rebuilding" in caplog.text and np.allclose(tutor.index.hubs, pulls)

@@ -37,7 +37,7 @@ from tutor.passages import build_passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 # Two pages ask the same question when their question embeddings are at least this close.
 SAME_QUESTION_COSINE = 0.80
 MUTUAL_COSINE = 0.78
@@ -58,6 +58,7 @@ class IndexData:
     point_items: np.ndarray  # key point -> item position
     point_vectors: np.ndarray
     answer_vectors: np.ndarray  # one per item (zeros for an unanswered one)
+    hubs: np.ndarray | None = None  # per item: how strongly it pulls the notes' other questions (tutor.retrieval)
 
     def vector_cache(self) -> dict[str, np.ndarray]:
         """Text -> vector for every key point and whole answer of the notes, so grading embeds only the
@@ -262,7 +263,7 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "spans": f"spans-{key}.npy",
              "items": f"items-{key}.jsonl",
              "points": f"points-{key}.npy", "point_items": f"pointitems-{key}.npy",
-             "answers": f"answers-{key}.npy"}
+             "answers": f"answers-{key}.npy", "hubs": f"hubs-{key}.npy"}
     faiss_index = make_faiss_index(vectors)
     _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
     row_array = np.asarray(rows, dtype=np.int32)
@@ -273,6 +274,10 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
         _atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
     data = IndexData(items, groups, row_array, span_array, faiss_index, manifest, point_items, point_vectors,
                      answer_vectors)
+    from tutor.retrieval import hub_pull
+
+    data.hubs = hub_pull(data, vectors[question_rows])  # before the confidence fit: it sees the scores ask() sees
+    _atomic_write(index_dir / files["hubs"], lambda p: _save_npy(p, data.hubs))
     from tutor.confidence import fit_for_index
 
     decision = fit_for_index(data, embedder)
@@ -343,16 +348,18 @@ def load_index(index_dir: Path, expected: dict) -> IndexData:
         point_vectors = np.load(index_dir / files["points"], allow_pickle=False)
         point_items = np.load(index_dir / files["point_items"], allow_pickle=False)
         answer_vectors = np.load(index_dir / files["answers"], allow_pickle=False)
+        hubs = np.load(index_dir / files["hubs"], allow_pickle=False)
         records = [json.loads(line) for line in (index_dir / files["items"]).read_text("utf-8").splitlines()]
         groups = [record.pop("group") for record in records]
         items = [Item.from_json(record) for record in records]
-    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError, EOFError) as exc:  # EOFError: an empty .npy
         raise IndexMismatch(f"The index files in {index_dir} are damaged ({exc}).") from exc
     if faiss_index.ntotal != manifest["passages"] or len(rows) != manifest["passages"] or len(spans) != len(rows) \
             or len(items) != manifest["items"] or faiss_index.d != manifest["dimension"] \
-            or len(point_vectors) != len(point_items) or len(answer_vectors) != len(items):
+            or len(point_vectors) != len(point_items) or len(answer_vectors) != len(items) or len(hubs) != len(items):
         raise IndexMismatch(f"The index files in {index_dir} are truncated or do not match their manifest.")
-    return IndexData(items, groups, rows, spans, faiss_index, manifest, point_items, point_vectors, answer_vectors)
+    return IndexData(items, groups, rows, spans, faiss_index, manifest, point_items, point_vectors, answer_vectors,
+                     hubs)
 
 
 def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebuild: bool = False,

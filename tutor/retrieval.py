@@ -5,6 +5,14 @@ such as ``zero_grad`` or ``CTCLoss`` and meets ``mini-batch`` with ``minibatch``
 passages (``tutor.passages``): its question, its whole answer and the answer's parts. An item's dense score
 is its best passage plus a share of its second best, so one sentence deep inside a long answer can carry
 the item, and an item matched twice outranks one matched once by a stray sentence.
+
+Taking an item's best passage favours items with many passages: a long answer that touches on many
+concepts (how a CNN works, layer by layer) comes close to many questions it does not answer — a "hub" of
+the embedding space (Radovanović et al. 2010). Each item's pull is measured when the index is built, as its
+mean dense score for the notes' own questions of other groups that it matches best, and a share of it (above
+the notes' mean) is taken off its dense score when items are ranked: a local scaling of similarities as in
+CSLS (Conneau et al. 2018), with the notes' questions standing in for the questions users will ask. The
+confidence decision still sees the similarity itself.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ DENSE_CANDIDATES = 256
 LONG_QUESTION_WORDS = 25  # a question this long, of several sentences, is also searched sentence by sentence
 MAX_QUERY_SENTENCES = 6
 SENTENCE_SHARE = 0.5  # of the best sentence's dense score in a long question's dense score
+HUB_NEIGHBOURS = 20  # an item's pull: its mean dense score for this many of the notes' questions it matches best
+HUB_SHARE = 0.25  # of its pull, above the notes' mean, taken off an item's dense score
 _QUERY_SENTENCE = re.compile(r"(?<=[.?!;])\s+|\s+(?=but |so |and then )")
 
 
@@ -76,6 +86,8 @@ class Retriever:
         n = max(len(self.answered), 1)
         self.idf = {term: float(np.log((n + 1) / (df + 1)) + 1.0) for term, df in frequency.items()}
         self.unseen_idf = float(np.log(n + 1) + 1.0)
+        hubs = index.hubs if index.hubs is not None else np.zeros(len(index.items), np.float32)
+        self.hub_penalty = (HUB_SHARE * hubs[self.answered]).astype(np.float32)
 
     @staticmethod
     def _document(item) -> str:
@@ -138,7 +150,8 @@ class Retriever:
             dense = (1 - SENTENCE_SHARE) * dense + SENTENCE_SHARE * np.maximum(dense, sentence_best)
         lexical = self._lexical(query)
         weights = {"hybrid": (1.0, LEXICAL_WEIGHT), "dense": (1.0, 0.0), "lexical": (0.0, 1.0)}[self.mode]
-        fused = weights[0] * dense + weights[1] * lexical
+        # The ranking takes each item's hub penalty off; the evidence (``Scored.dense``) stays the similarity.
+        fused = weights[0] * (dense - self.hub_penalty) + weights[1] * lexical
         order = np.argsort(-fused, kind="stable")[:k]
         return [Scored(int(self.answered[o]), float(fused[o]), float(dense[o]), float(lexical[o]), int(best_rows[o]))
                 for o in order]
@@ -180,3 +193,21 @@ class Retriever:
 
     def is_part(self, row: int) -> bool:
         return row >= 0 and int(self.index.spans[row][0]) == PART
+
+
+def hub_pull(index: IndexData, question_vectors: np.ndarray) -> np.ndarray:
+    """Per item: its mean dense score for the ``HUB_NEIGHBOURS`` questions of the notes (one per item,
+    ``question_vectors``) it matches best among those of other question groups, less the mean of that over
+    the answered items; 0 for an unanswered item."""
+    retriever = Retriever(index, embedder=None)
+    pulls = np.zeros(len(index.items), np.float32)
+    if not len(retriever.answered) or not len(question_vectors):
+        return pulls
+    groups = np.asarray(index.groups)
+    scores = np.vstack([retriever._dense(v)[0] for v in question_vectors])  # questions x answered items
+    scores[groups[:, None] == groups[retriever.answered][None, :]] = -np.inf  # an item's own question says nothing
+    top = -np.sort(-scores, axis=0)[:HUB_NEIGHBOURS]
+    counted = np.isfinite(top)
+    pull = np.where(counted, top, 0.0).sum(axis=0) / np.maximum(counted.sum(axis=0), 1)
+    pulls[retriever.answered] = pull - pull.mean()
+    return pulls

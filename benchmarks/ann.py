@@ -100,9 +100,10 @@ def synthetic_retriever(base: np.ndarray, texts: list[str], size: int, embedder)
                   " ".join(rng.choice(texts, 2)), "tensors") for k in range(n_items)]
     vectors = derived(base, size, seed=size + 1)
     rows = np.repeat(np.arange(n_items, dtype=np.int32), 2)
-    index = IndexData(items, list(range(n_items)), rows, make_faiss_index(vectors), {"dimension": vectors.shape[1]},
-                      np.zeros(0, np.int32), np.zeros((0, vectors.shape[1]), np.float32),
-                      np.zeros((n_items, vectors.shape[1]), np.float32))
+    dimension = vectors.shape[1]
+    index = IndexData(items, list(range(n_items)), rows, np.zeros((len(rows), 3), np.int32), make_faiss_index(vectors),
+                      {"dimension": dimension}, np.zeros(0, np.int32), np.zeros((0, dimension), np.float32),
+                      np.zeros((n_items, dimension), np.float32))
     return Retriever(index, embedder)
 
 

@@ -142,10 +142,9 @@ class Retriever:
         if vectors is None:
             vectors = self.embedder.embed(self.query_texts(text))
         vectors = np.atleast_2d(vectors)
-        dense, best_rows = self._dense(vectors[0])
-        if len(vectors) > 1:
+        (dense, best_rows), *per_sentence = self._dense_many(vectors)
+        if per_sentence:
             # The best-matching sentence counts next to the whole question.
-            per_sentence = [self._dense(v) for v in vectors[1:]]
             sentence_best = np.max([d for d, _ in per_sentence], axis=0)
             dense = (1 - SENTENCE_SHARE) * dense + SENTENCE_SHARE * np.maximum(dense, sentence_best)
         lexical = self._lexical(query)
@@ -164,23 +163,28 @@ class Retriever:
         return [self.search(text, k, vectors[end - len(group) : end])
                 for text, group, end in zip(texts, queries, ends, strict=True)]
 
-    def _dense(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per answered item: best passage cosine plus ``SECOND_PASSAGE_SHARE`` of the second best, and the
-        best passage's row."""
+    def _dense_many(self, vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each of ``vectors`` (searched in one batch), per answered item: its best passage cosine plus
+        ``SECOND_PASSAGE_SHARE`` of its second best, and the best passage's row."""
         faiss_index = self.index.faiss_index
         k = min(DENSE_CANDIDATES, faiss_index.ntotal)
-        scores, ids = faiss_index.search(vector.reshape(1, -1).astype(np.float32), k)
+        scores, ids = faiss_index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        return [self._per_item(row_scores, row_ids) for row_scores, row_ids in zip(scores, ids, strict=True)]
+
+    def _per_item(self, scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fold passage hits (best first) into item scores: each item's first hit and a share of its second."""
+        slots = np.where(ids >= 0, self.slot[self.index.rows[np.maximum(ids, 0)]], -1)
+        kept = slots >= 0
+        slots, scores, ids = slots[kept], scores[kept], ids[kept]
         n = len(self.answered)
         best, second = np.zeros(n, np.float32), np.zeros(n, np.float32)
         best_rows = np.full(n, -1, dtype=np.int64)
-        for score, row in zip(scores[0], ids[0], strict=True):  # best first
-            slot = self.slot[self.index.rows[row]] if row >= 0 else -1
-            if slot < 0:
-                continue
-            if best_rows[slot] < 0:
-                best[slot], best_rows[slot] = score, row
-            elif second[slot] == 0:
-                second[slot] = score
+        items, first = np.unique(slots, return_index=True)  # the index of each item's first (best) hit
+        best[items], best_rows[items] = scores[first], ids[first]
+        later = np.ones(len(slots), dtype=bool)
+        later[first] = False
+        items, next_hit = np.unique(slots[later], return_index=True)
+        second[items] = scores[later][next_hit]
         return best + SECOND_PASSAGE_SHARE * second, best_rows
 
     def _lexical(self, query: str) -> np.ndarray:
@@ -204,7 +208,7 @@ def hub_pull(index: IndexData, question_vectors: np.ndarray) -> np.ndarray:
     if not len(retriever.answered) or not len(question_vectors):
         return pulls
     groups = np.asarray(index.groups)
-    scores = np.vstack([retriever._dense(v)[0] for v in question_vectors])  # questions x answered items
+    scores = np.vstack([dense for dense, _ in retriever._dense_many(question_vectors)])  # questions x answered items
     scores[groups[:, None] == groups[retriever.answered][None, :]] = -np.inf  # an item's own question says nothing
     top = -np.sort(-scores, axis=0)[:HUB_NEIGHBOURS]
     counted = np.isfinite(top)

@@ -1,5 +1,6 @@
-"""Retrieval quality: hit@1, hit@3 and MRR for dense-only, BM25-only and the hybrid, on questions and
-follow-ups, and the confusion of the confidence decision — on the blind set and the older one.
+"""Retrieval quality: hit@1, hit@3 and MRR for dense-only, BM25-only and the hybrid (the first stage
+re-ordered by the fitted ranker), on questions and follow-ups, and the confusion of the confidence
+decision — on the blind set and the older one.
 
 The blind set (``data/retrieval_blind.json``) was written apart from the code and split by item into dev
 and test (``benchmarks/split_eval.py``). Tune on dev; report test, once per change, next to dev.
@@ -132,6 +133,9 @@ def main() -> None:
     print(f"Model: {tutor.embedder.name}. Split: {args.split}. "
           f"Confidence decision fitted on {tutor.decision.fitted_on} dev questions: "
           f"{tutor.decision.explain_weights()}")
+    ranker = tutor.retriever.ranker
+    if ranker is not None:
+        print(f"Ranker fitted on {ranker.fitted_on} (dev questions, pairs): {ranker.explain_weights()}")
     for name, data in load_sets(args.split).items():
         if args.set in (name, "both"):
             report(tutor, f"{name} set, {args.split} split", data, args.show_misses)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 # Chosen on the dev split of the blind follow-ups (benchmarks/retrieval.py --split dev).
 LEAN_MARGIN = 0.15  # the expanded reading's probability must beat the standalone one's by this much
 SUBJECT_IDF_SHARE = 0.6  # a word is a subject when its IDF is at least this share of the rarest possible
-ASPECT_SHARE = 0.5  # of the question-alone score added to an expanded reading's score, per item
+ASPECT_SHARE = 1.0  # of the question-alone score added to an expanded reading's score, per item
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from tutor.passages import build_passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 # Two pages ask the same question when their question embeddings are at least this close.
 SAME_QUESTION_COSINE = 0.80
 MUTUAL_COSINE = 0.78
@@ -158,9 +158,11 @@ def expected_manifest(corpus_dir: Path, embedder: Embedder, notes_dir: Path | No
                       max_page_bytes: int = MAX_PAGE_BYTES) -> dict:
     from tutor.calibration import CALIBRATION_VERSION
     from tutor.confidence import fit_data_sha256
+    from tutor.ranking import RANKER_VERSION
 
     return {
         "format_version": FORMAT_VERSION,
+        "ranker_version": RANKER_VERSION,
         "calibration_version": CALIBRATION_VERSION,
         "confidence_fit_sha256": fit_data_sha256(),
         "model": embedder.name,
@@ -276,11 +278,12 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
                      answer_vectors)
     from tutor.retrieval import hub_pull
 
-    data.hubs = hub_pull(data, vectors[question_rows])  # before the confidence fit: it sees the scores ask() sees
+    data.hubs = hub_pull(data, vectors[question_rows])  # before the fits: they see the scores ask() sees
     _atomic_write(index_dir / files["hubs"], lambda p: _save_npy(p, data.hubs))
-    from tutor.confidence import fit_for_index
+    from tutor import confidence, ranking
 
-    decision = fit_for_index(data, embedder)
+    manifest["ranker"] = ranking.fit_for_index(data, embedder).to_json()  # the confidence fit ranks with it
+    decision = confidence.fit_for_index(data, embedder)
     lines = "".join(json.dumps({**item.to_json(), "group": g}) + "\n" for item, g in zip(items, groups, strict=True))
     _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
     manifest.update(

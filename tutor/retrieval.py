@@ -13,6 +13,10 @@ mean dense score for the notes' own questions of other groups that it matches be
 the notes' mean) is taken off its dense score when items are ranked: a local scaling of similarities as in
 CSLS (Conneau et al. 2018), with the notes' questions standing in for the questions users will ask. The
 confidence decision still sees the similarity itself.
+
+This hybrid score is the first stage: its best items are re-ordered by the ranker fitted into the index
+(``tutor.ranking``), which weighs each kind of evidence — the item's question, whole answer and best part,
+BM25, the share of the question's words it uses — as learnt on data.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tutor.passages import PART
+from tutor.ranking import CANDIDATES, Ranker
 from tutor.terms import expand, search_terms, word_terms
 from tutor.text import STOPWORDS, content_words
 
@@ -60,7 +65,9 @@ class Scored:
 class Retriever:
     """Searches an index's answered items with dense and lexical scores."""
 
-    def __init__(self, index: IndexData, embedder: Embedder, mode: str = "hybrid"):
+    def __init__(self, index: IndexData, embedder: Embedder, mode: str = "hybrid",
+                 ranker: Ranker | None | str = "index"):
+        """``ranker``: the second stage — by default the one fitted into the index (none while it is built)."""
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -79,6 +86,7 @@ class Retriever:
                             {w for item in index.items for w in content_words(item.prompt)})
         self.word_set = frozenset(self.words)
         self.item_terms = {int(i): frozenset(t) for i, t in zip(self.answered, terms, strict=True)}
+        self.title_terms = {int(i): frozenset(search_terms(index.items[i].prompt)) for i in self.answered}
         frequency: dict[str, int] = {}
         for item_terms in self.item_terms.values():
             for term in item_terms:
@@ -87,7 +95,11 @@ class Retriever:
         self.idf = {term: float(np.log((n + 1) / (df + 1)) + 1.0) for term, df in frequency.items()}
         self.unseen_idf = float(np.log(n + 1) + 1.0)
         hubs = index.hubs if index.hubs is not None else np.zeros(len(index.items), np.float32)
-        self.hub_penalty = (HUB_SHARE * hubs[self.answered]).astype(np.float32)
+        self.pull = hubs[self.answered].astype(np.float32)
+        self.hub_penalty = HUB_SHARE * self.pull
+        if ranker == "index":
+            ranker = Ranker.from_json(index.manifest["ranker"]) if "ranker" in index.manifest else None
+        self.ranker = ranker  # used in "hybrid" mode only
 
     @staticmethod
     def _document(item) -> str:
@@ -135,44 +147,88 @@ class Retriever:
         return [query, *sentences[:MAX_QUERY_SENTENCES]]
 
     def search(self, text: str, k: int = 10, vectors: np.ndarray | None = None) -> list[Scored]:
-        """Items best first, with fused, dense and lexical scores (``text`` is repaired here).
+        """Items best first, with their scores (the ranker's, else the hybrid one), dense and lexical
+        scores (``text`` is repaired here).
 
         ``vectors``: the embeddings of ``query_texts(text)``, when the caller embedded them in a batch."""
+        fused, dense, lexical, kinds, best_rows = self._first_stage(text, vectors)
+        ranker = self.ranker if self.mode == "hybrid" else None
+        order = np.argsort(-fused, kind="stable")[: max(k, CANDIDATES) if ranker else k]
+        scores = fused[order]
+        if ranker is not None:
+            scores = ranker.scores(self._features(text, order, dense, lexical, kinds))
+            best = np.argsort(-scores, kind="stable")[:k]
+            order, scores = order[best], scores[best]
+        return [Scored(int(self.answered[o]), float(score), float(dense[o]), float(lexical[o]), int(best_rows[o]))
+                for o, score in zip(order, scores, strict=True)]
+
+    def candidates_many(self, texts: list[str]) -> list[tuple[list[int], np.ndarray]]:
+        """For each question, the first stage's best ``CANDIDATES`` items (positions) and their features
+        for the ranker (``tutor.ranking.FEATURES``): what the ranker is fitted on."""
+        out = []
+        for text, vectors in zip(texts, self._embed_many(texts), strict=True):
+            fused, dense, lexical, kinds, _ = self._first_stage(text, vectors)
+            order = np.argsort(-fused, kind="stable")[:CANDIDATES]
+            out.append(([int(p) for p in self.answered[order]], self._features(text, order, dense, lexical, kinds)))
+        return out
+
+    def _first_stage(self, text: str, vectors: np.ndarray | None):
+        """Per answered item: the hybrid score, the dense and lexical scores, each passage kind's best cosine
+        (3 x items) and the best passage's row."""
         query = self.query_text(text)
         if vectors is None:
             vectors = self.embedder.embed(self.query_texts(text))
         vectors = np.atleast_2d(vectors)
-        (dense, best_rows), *per_sentence = self._dense_many(vectors)
+        (dense, best_rows, kinds), *per_sentence = self._dense_many(vectors)
         if per_sentence:
             # The best-matching sentence counts next to the whole question.
-            sentence_best = np.max([d for d, _ in per_sentence], axis=0)
+            sentence_best = np.max([d for d, _, _ in per_sentence], axis=0)
             dense = (1 - SENTENCE_SHARE) * dense + SENTENCE_SHARE * np.maximum(dense, sentence_best)
+            kinds = np.max([kinds, *(k for _, _, k in per_sentence)], axis=0)
         lexical = self._lexical(query)
         weights = {"hybrid": (1.0, LEXICAL_WEIGHT), "dense": (1.0, 0.0), "lexical": (0.0, 1.0)}[self.mode]
         # The ranking takes each item's hub penalty off; the evidence (``Scored.dense``) stays the similarity.
         fused = weights[0] * (dense - self.hub_penalty) + weights[1] * lexical
-        order = np.argsort(-fused, kind="stable")[:k]
-        return [Scored(int(self.answered[o]), float(fused[o]), float(dense[o]), float(lexical[o]), int(best_rows[o]))
-                for o in order]
+        return fused, dense, lexical, kinds, best_rows
+
+    def _features(self, text: str, order: np.ndarray, dense: np.ndarray, lexical: np.ndarray,
+                  kinds: np.ndarray) -> np.ndarray:
+        """The ranker's features (``tutor.ranking.FEATURES``) of the answered items at ``order``."""
+        words = self.word_weights(self.repair_spelling(text))
+        total = sum(weight for _, weight, _ in words) or 1.0
+
+        def share(vocabulary: frozenset[str]) -> float:
+            return sum(weight for _, weight, terms in words if terms & vocabulary) / total
+
+        positions = self.answered[order]
+        terms = [share(self.item_terms[int(p)]) for p in positions]
+        titles = [share(self.title_terms[int(p)]) for p in positions]
+        return np.column_stack([dense[order], self.pull[order], lexical[order], kinds[0, order], kinds[1, order],
+                                kinds[2, order], terms, titles]).astype(np.float64)
 
     def search_many(self, texts: list[str], k: int = 10) -> list[list[Scored]]:
         """``search`` for several questions, their query texts embedded in one batch."""
+        return [self.search(text, k, vectors) for text, vectors in zip(texts, self._embed_many(texts), strict=True)]
+
+    def _embed_many(self, texts: list[str]) -> list[np.ndarray]:
+        """The embeddings of each question's ``query_texts``, embedded in one batch."""
         queries = [self.query_texts(t) for t in texts]
         vectors = self.embedder.embed([q for group in queries for q in group])
         ends = np.cumsum([len(group) for group in queries])
-        return [self.search(text, k, vectors[end - len(group) : end])
-                for text, group, end in zip(texts, queries, ends, strict=True)]
+        return [vectors[end - len(group) : end] for group, end in zip(queries, ends, strict=True)]
 
-    def _dense_many(self, vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _dense_many(self, vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each of ``vectors`` (searched in one batch), per answered item: its best passage cosine plus
-        ``SECOND_PASSAGE_SHARE`` of its second best, and the best passage's row."""
+        ``SECOND_PASSAGE_SHARE`` of its second best, the best passage's row, and each passage kind's best
+        cosine (question, answer, part: 3 x items; 0 where none was found)."""
         faiss_index = self.index.faiss_index
         k = min(DENSE_CANDIDATES, faiss_index.ntotal)
         scores, ids = faiss_index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
         return [self._per_item(row_scores, row_ids) for row_scores, row_ids in zip(scores, ids, strict=True)]
 
-    def _per_item(self, scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fold passage hits (best first) into item scores: each item's first hit and a share of its second."""
+    def _per_item(self, scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fold passage hits (best first) into item scores: each item's first hit and a share of its second;
+        and each kind's first hit per item."""
         slots = np.where(ids >= 0, self.slot[self.index.rows[np.maximum(ids, 0)]], -1)
         kept = slots >= 0
         slots, scores, ids = slots[kept], scores[kept], ids[kept]
@@ -185,7 +241,10 @@ class Retriever:
         later[first] = False
         items, next_hit = np.unique(slots[later], return_index=True)
         second[items] = scores[later][next_hit]
-        return best + SECOND_PASSAGE_SHARE * second, best_rows
+        kinds = np.zeros((3, n), np.float32)
+        item_kinds, first = np.unique(slots * 3 + self.index.spans[ids, 0], return_index=True)
+        kinds[item_kinds % 3, item_kinds // 3] = scores[first]
+        return best + SECOND_PASSAGE_SHARE * second, best_rows, kinds
 
     def _lexical(self, query: str) -> np.ndarray:
         terms = [t for t in search_terms(query) if t in self.idf]
@@ -203,12 +262,12 @@ def hub_pull(index: IndexData, question_vectors: np.ndarray) -> np.ndarray:
     """Per item: its mean dense score for the ``HUB_NEIGHBOURS`` questions of the notes (one per item,
     ``question_vectors``) it matches best among those of other question groups, less the mean of that over
     the answered items; 0 for an unanswered item."""
-    retriever = Retriever(index, embedder=None)
+    retriever = Retriever(index, embedder=None, ranker=None)
     pulls = np.zeros(len(index.items), np.float32)
     if not len(retriever.answered) or not len(question_vectors):
         return pulls
     groups = np.asarray(index.groups)
-    scores = np.vstack([dense for dense, _ in retriever._dense_many(question_vectors)])  # questions x answered items
+    scores = np.vstack([dense for dense, _, _ in retriever._dense_many(question_vectors)])  # questions x answered items
     scores[groups[:, None] == groups[retriever.answered][None, :]] = -np.inf  # an item's own question says nothing
     top = -np.sort(-scores, axis=0)[:HUB_NEIGHBOURS]
     counted = np.isfinite(top)

@@ -31,7 +31,7 @@ from tutor.text import normalize, printable
 log = logging.getLogger(__name__)
 RANKED = 10  # items ranked per reading: enough for the hits, the other pages and the suggestions
 FOLLOW_UP_RANKED = 50  # a follow-up's readings rank more, so one can re-rank the other (conversation.with_aspect)
-# An unanswered question is graded against the passages scoring at least this share of the best one.
+# An unanswered question is graded against the best item and those at least this similar (share of its similarity).
 CLOSEST_SHARE = 0.9
 __all__ = ["Hit", "Reply", "Tutor", "clean_text", "inert", "message_text"]
 
@@ -224,8 +224,8 @@ class Tutor:
             if answered:
                 return [_reference(it) for it in answered], item.prompt, False
         ranked = self.retriever.search(question, k=3)
-        top = ranked[0].score if ranked else 0.0
-        closest = [self.items[s.position] for s in ranked if s.score >= CLOSEST_SHARE * top]
+        top = ranked[0].dense if ranked else 0.0  # similarity, not the ranker's score: a share of it means something
+        closest = [self.items[s.position] for s in ranked if s.dense >= CLOSEST_SHARE * top]
         return [_reference(it) for it in closest], item.prompt if item else None, True
 
     def match_question(self, question: str) -> Item | None:

@@ -114,3 +114,19 @@ def test_the_ranker_fitted_at_build_is_stored_and_a_stale_one_is_refitted(fake_t
     assert "ranker_version" in caplog.text
     assert json.loads(path.read_text())["ranker_version"] != 0
     assert tutor.retriever.ranker == Ranker.from_json(json.loads(path.read_text())["ranker"])
+
+
+def test_pages_that_only_share_the_bundled_ids_get_the_bundled_ranker(tmp_path, caplog):
+    # A numbered page named like a bundled one gets its ids ("000-01"), but not its questions.
+    from tutor.config import Config
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    entries = "".join(f"### {n}) What is the capital of country {n}?\n\nIt is city number {n} of the atlas.\n\n"
+                      for n in range(1, 61))
+    (corpus / "000_other.txt").write_text(entries, encoding="utf-8")
+    config = Config.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data")
+    tutor = Tutor.load(config, embedder=HashEmbedder())
+    assert any(item.id == "000-01" for item in tutor.items)
+    assert tutor.retriever.ranker == BUNDLED_RANKER
+    assert "not the bundled notes" in caplog.text

@@ -17,7 +17,8 @@ QUOTE_SHARE = 0.5
 @dataclass(frozen=True)
 class Hit:
     """One answer passage, best first in ``Reply.hits``. ``passage`` is the part of the answer that matched
-    best when it is a small part of a long answer (else empty)."""
+    best when it is a small part of a long answer (else empty). ``score`` is the ranker's (higher is better):
+    it orders the hits of one reply and means nothing across replies — ``Reply.probability`` says how sure."""
 
     id: str
     question: str | None

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tutor import Tutor
+from tutor.confidence import BUNDLED_DECISION
 from tutor.index import IndexData, make_faiss_index
 from tutor.items import Item
 from tutor.models import HashEmbedder
@@ -129,4 +130,5 @@ def test_pages_that_only_share_the_bundled_ids_get_the_bundled_ranker(tmp_path, 
     tutor = Tutor.load(config, embedder=HashEmbedder())
     assert any(item.id == "000-01" for item in tutor.items)
     assert tutor.retriever.ranker == BUNDLED_RANKER
+    assert tutor.decision.weights == BUNDLED_DECISION.weights  # nor is the confidence fitted on their ids
     assert "not the bundled notes" in caplog.text

@@ -154,23 +154,25 @@ def fit(evidence: list[Evidence], labels: list[bool], threshold: float = 0.5) ->
                     fitted_on={"in_scope": int(y.sum()), "out_of_scope": int((~y).sum())})
 
 
-def fit_for_index(index, embedder) -> Decision:
+def fit_for_index(index, embedder, bundled_notes: bool = True) -> Decision:
     """Fit the decision for a freshly built index: the shipped questions are retrieved exactly as ``ask``
     retrieves them. An in-scope question counts only when an item it names is in these notes (a user's
-    own notes may lack the bundled pages)."""
+    own notes may lack the bundled pages); ``bundled_notes`` False (the ranker's fit found that items with
+    the bundled ids do not answer the shipped questions) means the bundled decision."""
     from tutor.retrieval import Retriever
 
-    retriever = Retriever(index, embedder)
     ids = {item.id for item in index.items if item.answer}
     rows = [row for row in fit_questions() if not row["in_scope"] or ids & set(row["gold"])]
+    labels = [row["in_scope"] for row in rows]
+    if not bundled_notes or sum(labels) < MIN_FIT_QUESTIONS or len(labels) - sum(labels) < MIN_FIT_QUESTIONS:
+        log.warning("The shipped questions are not about these notes (%d name an item here%s): using the "
+                    "confidence decision fitted on the bundled notes with all-MiniLM-L6-v2.", sum(labels),
+                    "" if bundled_notes else ", which does not answer them")
+        return BUNDLED_DECISION
+    retriever = Retriever(index, embedder)
     questions = [row["q"] for row in rows]
     evidence = [gather_evidence(retriever, question, ranked, index.groups)
                 for question, ranked in zip(questions, retriever.search_many(questions, k=10), strict=True)]
-    labels = [row["in_scope"] for row in rows]
-    if sum(labels) < MIN_FIT_QUESTIONS or len(labels) - sum(labels) < MIN_FIT_QUESTIONS:
-        log.warning("Too few of the shipped questions are about these notes to fit the confidence decision "
-                    "(%d in scope): using the one fitted on the bundled notes with all-MiniLM-L6-v2.", sum(labels))
-        return BUNDLED_DECISION
     decision = fit(evidence, labels)
     return Decision(**{**decision.to_json(), "data_sha256": fit_data_sha256()})
 

@@ -282,8 +282,9 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     _atomic_write(index_dir / files["hubs"], lambda p: _save_npy(p, data.hubs))
     from tutor import confidence, ranking
 
-    manifest["ranker"] = ranking.fit_for_index(data, embedder).to_json()  # the confidence fit ranks with it
-    decision = confidence.fit_for_index(data, embedder)
+    ranker = ranking.fit_for_index(data, embedder)
+    manifest["ranker"] = ranker.to_json()  # the confidence fit ranks with it
+    decision = confidence.fit_for_index(data, embedder, bundled_notes=ranker is not ranking.BUNDLED_RANKER)
     lines = "".join(json.dumps({**item.to_json(), "group": g}) + "\n" for item, g in zip(items, groups, strict=True))
     _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
     manifest.update(

@@ -128,6 +128,13 @@ def fit_questions() -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def fit_rows(index) -> list[dict]:
+    """The shipped questions that can be fitted on these notes: every out-of-scope one, and each in-scope one
+    that names an answered item here (a user's own notes may lack the bundled pages)."""
+    ids = {item.id for item in index.items if item.answer}
+    return [row for row in fit_questions() if not row["in_scope"] or ids & set(row["gold"])]
+
+
 def fit_data_sha256() -> str:
     data = resources.files("tutor").joinpath(FIT_DATA).read_bytes()
     return hashlib.sha256(f"confidence:{CONFIDENCE_VERSION}\0".encode() + data).hexdigest()
@@ -156,13 +163,11 @@ def fit(evidence: list[Evidence], labels: list[bool], threshold: float = 0.5) ->
 
 def fit_for_index(index, embedder, bundled_notes: bool = True) -> Decision:
     """Fit the decision for a freshly built index: the shipped questions are retrieved exactly as ``ask``
-    retrieves them. An in-scope question counts only when an item it names is in these notes (a user's
-    own notes may lack the bundled pages); ``bundled_notes`` False (the ranker's fit found that items with
+    retrieves them (``fit_rows``); ``bundled_notes`` False (the ranker's fit found that items with
     the bundled ids do not answer the shipped questions) means the bundled decision."""
     from tutor.retrieval import Retriever
 
-    ids = {item.id for item in index.items if item.answer}
-    rows = [row for row in fit_questions() if not row["in_scope"] or ids & set(row["gold"])]
+    rows = fit_rows(index)
     labels = [row["in_scope"] for row in rows]
     if not bundled_notes or sum(labels) < MIN_FIT_QUESTIONS or len(labels) - sum(labels) < MIN_FIT_QUESTIONS:
         log.warning("The shipped questions are not about these notes (%d name an item here%s): using the "

@@ -34,7 +34,6 @@ RANKER_VERSION = 1  # bump when the features or the fit change: the index then r
 FEATURES = ("dense", "hub", "lexical", "question_cos", "answer_cos", "part_cos", "term_share", "title_share")
 CANDIDATES = 30  # items the first stage hands the ranker
 NEGATIVES = 15  # competitors per fitted question: the first stage's best items other than the answer
-MIN_FIT_QUESTIONS = 20
 log = logging.getLogger(__name__)
 
 
@@ -101,17 +100,16 @@ def fit(candidates: list[tuple[np.ndarray, np.ndarray]], c: float = 1.0) -> Rank
 def fit_for_index(index, embedder) -> Ranker:
     """Fit the ranker for a freshly built index on the shipped in-scope questions whose items are in these
     notes; with too few of them (a user's own notes), the ranker fitted on the bundled notes."""
-    from tutor.confidence import fit_questions
+    from tutor.confidence import MIN_FIT_QUESTIONS, fit_rows
     from tutor.retrieval import Retriever
 
-    retriever = Retriever(index, embedder, ranker=None)
-    ids = [item.id for item in index.items]
-    rows = [row for row in fit_questions() if row["in_scope"] and set(ids) & set(row["gold"])]
+    rows = [row for row in fit_rows(index) if row["in_scope"]]
     if len(rows) < MIN_FIT_QUESTIONS:
         log.warning("Too few of the shipped questions are about these notes to fit the ranker (%d): using the "
                     "one fitted on the bundled notes with all-MiniLM-L6-v2.", len(rows))
         return BUNDLED_RANKER
-    found = retriever.candidates_many([row["q"] for row in rows])
+    ids = [item.id for item in index.items]
+    found = Retriever(index, embedder, ranker=None).candidates_many([row["q"] for row in rows])
     candidates = [(x, np.array([ids[p] in row["gold"] for p in positions]))
                   for row, (positions, x) in zip(rows, found, strict=True)]
     # Pages that merely share the bundled ids (numbered pages named 000_….txt) would teach it nonsense: on the

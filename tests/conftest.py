@@ -39,9 +39,11 @@ def fake_tutor(fake_config: Config):
 
 @pytest.fixture(scope="session")
 def real_embedder():
+    """The embedder as the tutor runs it: all-MiniLM-L6-v2's copy adapted to interview questions (tuned once
+    into the user cache folder, then reused)."""
     from tutor.models import SentenceEmbedder
 
-    return SentenceEmbedder()
+    return SentenceEmbedder(tuned=True)
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,8 @@ class Config:
         index_dir: where the built index lives; rebuilt when stale.
         embed_model: sentence-transformers model name or path; the default is the embedded
             all-MiniLM-L6-v2, verified by SHA-256 before use.
+        embed_tuning: use the embedding model's copy adapted to interview questions (``tutor.tuning``; tuned
+            once into cache_dir, about 3 minutes on 2 CPU cores); ``TUTOR_EMBED_TUNING=0`` uses the model as is.
         whisper_model: faster-whisper model name or CTranslate2 folder; default ``base``, the embedded
             multilingual base transcribing English (assembled once from its two packages into cache_dir);
             ``tiny.en``, embedded too, is faster and less accurate.
@@ -52,6 +54,7 @@ class Config:
     notes_dir: Path | None = None
     index_dir: Path = PROJECT_ROOT / "index"
     embed_model: str = DEFAULT_EMBED_MODEL
+    embed_tuning: bool = True
     whisper_model: str = DEFAULT_WHISPER_MODEL
     device: str = "auto"
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -86,7 +89,17 @@ def _path(value) -> Path:
     return Path(value).expanduser()
 
 
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        raise ValueError(f"Expected a yes/no setting (1/0, true/false, on/off), got {value!r}.")
+    return text in {"1", "true", "yes", "on"}
+
+
 _CONVERT = {
+    "embed_tuning": _flag,
     "corpus_dir": _path,
     "notes_dir": _path,
     "index_dir": _path,

@@ -360,10 +360,11 @@ class Embedder(Protocol):
 
 
 class SentenceEmbedder:
-    """A sentence-transformers model, by embedded name, hub name or local path."""
+    """A sentence-transformers model, by embedded name, hub name or local path; with ``tuned``, its copy
+    adapted to interview questions (``tutor.tuning``), named ``<model>+tuned``."""
 
     def __init__(self, name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto",
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, tuned: bool = False):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         folder = embedded_model_dir(name_or_path, cache_dir)
         if folder is None and Path(name_or_path).expanduser().is_dir():
@@ -388,6 +389,12 @@ class SentenceEmbedder:
             self.weights = ZIPPED_MODELS[name_or_path].hashes["model.safetensors"]
         else:
             self.weights = weights_hash(folder) if folder else f"hub:{name_or_path}"
+        if tuned:
+            from tutor import tuning
+
+            tuned_folder = tuning.tuned_model_dir(self.model, self.weights, cache_dir or default_cache_dir())
+            self.model = SentenceTransformer(str(tuned_folder), device=self.device)
+            self.name, self.weights = f"{name_or_path}+tuned", tuning.tuned_weights(tuned_folder)
         # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension
         get_dimension = (getattr(self.model, "get_embedding_dimension", None)
                          or self.model.get_sentence_embedding_dimension)
@@ -488,9 +495,9 @@ class BatchingEmbedder:
 
 
 def load_embedder(name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto",
-                  cache_dir: Path | None = None) -> Embedder:
+                  cache_dir: Path | None = None, tuned: bool = False) -> Embedder:
     """The embedder a configuration names (``hash`` selects the test stand-in); ``cache_dir`` is where a
-    model shipped in pieces is assembled."""
+    model shipped in pieces is assembled, and a tuned copy kept."""
     if name_or_path.startswith("hash"):
         return HashEmbedder()
-    return SentenceEmbedder(name_or_path, device, cache_dir)
+    return SentenceEmbedder(name_or_path, device, cache_dir, tuned)

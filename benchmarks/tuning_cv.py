@@ -1,0 +1,108 @@
+"""Would fine-tuning the embedder on question -> item pairs help retrieval? Cross-validated on the blind dev
+questions only, by item: for each of 5 folds the model is tuned on the other folds' questions (and/or the
+notes' own question -> answer pairs), and the held-out questions are retrieved three ways — dense alone,
+the hybrid first stage, and the hybrid re-ordered by the bundled ranker — with the base model and the tuned
+one. The tuning is ``tutor.tuning``'s; the tutor itself tunes on all dev questions at once.
+
+    python benchmarks/tuning_cv.py --pairs both            # dev questions + the notes' own pairs
+    python benchmarks/tuning_cv.py --pairs dev --epochs 2
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tutor import Tutor, ranking  # noqa: E402
+from tutor.config import Config  # noqa: E402
+from tutor.index import make_faiss_index  # noqa: E402
+from tutor.passages import build_passages  # noqa: E402
+from tutor.retrieval import Retriever  # noqa: E402
+from tutor.tuning import document, tune  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+FOLDS = 5
+
+
+class ModelEmbedder:
+    """A sentence-transformers model behind the tutor's ``Embedder`` protocol."""
+
+    def __init__(self, model, dimension: int):
+        self.model, self.dimension = model, dimension
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False).astype(np.float32)
+
+
+def hits_at_1(tutor: Tutor, embedder: ModelEmbedder, texts: list[str], cases: list[dict]) -> dict[str, list[bool]]:
+    """Per retriever, whether each case's first item is a gold one, over the notes embedded by ``embedder``."""
+    data = copy.copy(tutor.index)
+    data.faiss_index = make_faiss_index(embedder.embed(texts))
+    out = {}
+    for name, mode, ranker in (("dense", "dense", None), ("first stage", "hybrid", None),
+                               ("ranked", "hybrid", ranking.BUNDLED_RANKER)):
+        retriever = Retriever(data, embedder, mode=mode, ranker=ranker)
+        found = retriever.search_many([c["q"] for c in cases], k=1)
+        out[name] = [bool(f) and tutor.items[f[0].position].id in c["gold"] for f, c in zip(found, cases, strict=True)]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", choices=("dev", "notes", "both"), default="both",
+                        help="tune on the other folds' dev questions, the notes' own questions, or both")
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args()
+
+    tutor = Tutor.load(Config.from_env(embed_tuning=False))
+    base = ModelEmbedder(tutor.embedder.inner.model, tutor.embedder.dimension)
+    items = tutor.items
+    position = {item.id: i for i, item in enumerate(items)}
+    texts = [p.text for p in build_passages(items)]
+
+    blind = json.loads((DATA / "retrieval_blind.json").read_text())
+    dev = [c for c in blind["in_scope"] if c["split"] == "dev"]
+    item_ids = sorted({c["item"] for c in dev})
+    random.Random(0).shuffle(item_ids)
+    notes_pairs = [(item.prompt, document(item)) for item in items if item.answer]
+    totals: dict[str, list[list[bool]]] = {}
+    print(f"tuning on: {args.pairs}, {args.epochs} epoch(s); model {tutor.embedder.name}\n")
+    print("| fold | held-out questions | pairs | tuning s | " + " | ".join(
+        f"{n} base → tuned" for n in ("dense", "first stage", "ranked")) + " |")
+    print("|---|---|---|---|---|---|---|")
+    for fold in range(FOLDS):
+        held = set(item_ids[fold::FOLDS])
+        cases = [c for c in dev if c["item"] in held]
+        pairs = []
+        if args.pairs in ("dev", "both"):
+            pairs += [(c["q"], document(items[position[c["gold"][0]]])) for c in dev if c["item"] not in held]
+        if args.pairs in ("notes", "both"):
+            pairs += notes_pairs
+        started = time.perf_counter()
+        tuned = ModelEmbedder(tune(base.model, pairs, args.epochs), base.dimension)
+        seconds = time.perf_counter() - started
+        before, after = hits_at_1(tutor, base, texts, cases), hits_at_1(tutor, tuned, texts, cases)
+        cells = []
+        for name in before:
+            totals.setdefault(name, [[], []])
+            totals[name][0] += before[name]
+            totals[name][1] += after[name]
+            cells.append(f"{np.mean(before[name]):.3f} → {np.mean(after[name]):.3f}")
+        print(f"| {fold} | {len(cases)} | {len(pairs)} | {seconds:.0f} | " + " | ".join(cells) + " |", flush=True)
+    print("| all | " + str(len(dev)) + " | | | " + " | ".join(
+        f"**{np.mean(a):.3f} → {np.mean(b):.3f}**" for a, b in totals.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The embedder's copy adapted to interview questions: its training pairs, its cached, checked copy, and
+(with the real model) that the tuned copy is the one the tutor uses and that it moved."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tutor import tuning
+from tutor.config import Config
+from tutor.items import Item
+
+
+def _item(item_id: str, question: str, answer: str | None) -> Item:
+    return Item(item_id, "p.md", "", question, question, answer, "topic")
+
+
+def test_training_pairs_take_shipped_questions_whose_item_is_here_and_each_items_own_question():
+    from tutor.confidence import fit_questions
+
+    shipped = [row for row in fit_questions() if row["in_scope"]]
+    gold = shipped[0]["gold"][0]
+    items = [_item(gold, "What is it?", "It is this."), _item("zz-99", "Unanswered?", None)]
+    pairs = tuning.training_pairs(items)
+    asked = {q for q, _ in pairs}
+    assert shipped[0]["q"] in asked
+    assert "What is it?" in asked and "Unanswered?" not in asked  # an item without an answer teaches nothing
+    assert all(d == "What is it?\nIt is this." for _, d in pairs)
+    assert not any(row["q"] in asked for row in fit_questions() if not row["in_scope"])
+
+
+class _FakeTuned:
+    def __init__(self, content: bytes):
+        self.content = content
+
+    def save(self, path: str) -> None:
+        (Path(path) / tuning.WEIGHTS).write_bytes(self.content)
+
+
+@pytest.fixture
+def fake_tune(monkeypatch):
+    calls = []
+
+    def tune(model, pairs, *args, **kwargs):
+        calls.append(len(pairs))
+        return _FakeTuned(b"tuned weights %d" % len(calls))
+
+    monkeypatch.setattr(tuning, "tune", tune)
+    return calls
+
+
+PAIRS = [("q1", "d1"), ("q2", "d2")]
+
+
+def test_a_tuned_copy_is_made_once_and_then_reused(tmp_path, fake_tune):
+    first = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+    again = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+    assert first == again and fake_tune == [2]
+    record = json.loads((first / "tuned.json").read_text())
+    assert record["base_weights_sha256"] == "base-sha" and record["pairs"] == 2
+    assert tuning.tuned_weights(first) == record["weights_sha256"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tuned")]  # no staging folder left
+
+
+def test_other_base_weights_or_pairs_get_their_own_copy(tmp_path, fake_tune):
+    one = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+    other = tuning.tuned_model_dir(object(), "other-sha", tmp_path, PAIRS)
+    more = tuning.tuned_model_dir(object(), "base-sha", tmp_path, [*PAIRS, ("q3", "d3")])
+    assert len({one, other, more}) == 3 and len(fake_tune) == 3
+
+
+@pytest.mark.parametrize("damage", ["tamper", "truncate", "no record"])
+def test_a_tampered_or_partial_copy_is_refused_and_tuned_again(tmp_path, fake_tune, caplog, damage):
+    folder = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+    weights = folder / tuning.WEIGHTS
+    if damage == "tamper":
+        weights.write_bytes(b"something else")
+    elif damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:5])
+    else:
+        (folder / "tuned.json").unlink()
+    with caplog.at_level(logging.WARNING):
+        again = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+    assert again == folder and len(fake_tune) == 2
+    assert "fails its SHA-256 check" in caplog.text
+    assert tuning._intact(folder)
+
+
+def test_the_setting_reads_yes_and_no_and_refuses_anything_else(monkeypatch):
+    monkeypatch.setenv("TUTOR_EMBED_TUNING", "0")
+    assert Config.from_env().embed_tuning is False
+    monkeypatch.setenv("TUTOR_EMBED_TUNING", "on")
+    assert Config.from_env().embed_tuning is True
+    monkeypatch.setenv("TUTOR_EMBED_TUNING", "maybe")
+    with pytest.raises(ValueError, match="yes/no"):
+        Config.from_env()
+
+
+def test_the_tutor_uses_the_tuned_copy_and_it_brings_askers_words_nearer_their_item(real_tutor):
+    """The real model: the tuned copy is what the index was built with, and a question in the asker's own
+    words (one of the shipped development questions it was tuned on) now sits nearer the notes' item on
+    backpropagation than with the model as it came."""
+    from tutor.models import SentenceEmbedder
+
+    tuned = real_tutor.embedder.inner if hasattr(real_tutor.embedder, "inner") else real_tutor.embedder
+    base = SentenceEmbedder()
+    assert tuned.name == "all-MiniLM-L6-v2+tuned"
+    assert real_tutor.index.manifest["model"] == tuned.name
+    assert real_tutor.index.manifest["model_weights_sha256"] == tuned.weights != base.weights
+    item = next(it for it in real_tutor.items if it.answer and it.prompt.lower().startswith("what is backprop"))
+    question = ("What's the procedure that passes the error backwards through a network so each weight gets "
+                "tweaked to make its predictions better?")
+
+    def cosine(embedder) -> float:
+        q, d = embedder.embed([question, tuning.document(item)])
+        return float(np.dot(q, d))
+
+    assert cosine(tuned) > cosine(base) + 0.05

@@ -2,11 +2,11 @@
 questions only, by item: for each of 5 folds the model is tuned on the other folds' questions (and/or the
 notes' own question -> answer pairs), and the held-out questions are retrieved three ways — dense alone,
 the hybrid first stage, and the hybrid re-ordered by the bundled ranker — with the base model and the tuned
-one. The tuning is ``tutor.tuning``'s; the tutor itself tunes on all dev questions at once.
+one. The tuning is ``tutor.tuning``'s; the tutor itself tunes on every shipped dev question at once, and
+fits its ranker and confidence decision on the same questions.
 
     python benchmarks/tuning_cv.py --pairs both            # dev questions + the notes' own pairs
     python benchmarks/tuning_cv.py --pairs dev --epochs 2
-
 """
 
 from __future__ import annotations

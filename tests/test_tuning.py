@@ -19,18 +19,19 @@ def _item(item_id: str, question: str, answer: str | None) -> Item:
     return Item(item_id, "p.md", "", question, question, answer, "topic")
 
 
-def test_training_pairs_take_shipped_questions_whose_item_is_here_and_each_items_own_question():
+def test_training_pairs_take_the_shipped_questions_whose_item_is_here_and_each_items_own_question():
     from tutor.confidence import fit_questions
 
-    shipped = [row for row in fit_questions() if row["in_scope"]]
-    gold = shipped[0]["gold"][0]
-    items = [_item(gold, "What is it?", "It is this."), _item("zz-99", "Unanswered?", None)]
-    pairs = tuning.training_pairs(items)
-    asked = {q for q, _ in pairs}
-    assert shipped[0]["q"] in asked
-    assert "What is it?" in asked and "Unanswered?" not in asked  # an item without an answer teaches nothing
-    assert all(d == "What is it?\nIt is this." for _, d in pairs)
-    assert not any(row["q"] in asked for row in fit_questions() if not row["in_scope"])
+    in_scope = [row for row in fit_questions() if row["in_scope"]]
+    here = in_scope[0]
+    elsewhere = next(row for row in in_scope if not set(row["gold"]) & set(here["gold"]))
+    items = [_item(gold, f"Q {gold}?", f"A {gold}.") for gold in here["gold"]] + [_item("zz-99", "Unanswered?", None)]
+    pairs = dict(tuning.training_pairs(items))
+    first = here["gold"][0]
+    assert pairs[here["q"]] == f"Q {first}?\nA {first}."  # paired with its first answering item
+    assert elsewhere["q"] not in pairs  # its item is not in these notes
+    assert f"Q {first}?" in pairs and "Unanswered?" not in pairs  # an item without an answer teaches nothing
+    assert not any(row["q"] in pairs for row in fit_questions() if not row["in_scope"])
 
 
 class _FakeTuned:
@@ -66,11 +67,13 @@ def test_a_tuned_copy_is_made_once_and_then_reused(tmp_path, fake_tune):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tuned")]  # no staging folder left
 
 
-def test_other_base_weights_or_pairs_get_their_own_copy(tmp_path, fake_tune):
+def test_other_base_weights_or_pairs_get_their_own_copy_and_supersede_older_ones(tmp_path, fake_tune):
     one = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
     other = tuning.tuned_model_dir(object(), "other-sha", tmp_path, PAIRS)
     more = tuning.tuned_model_dir(object(), "base-sha", tmp_path, [*PAIRS, ("q3", "d3")])
-    assert len({one, other, more}) == 3 and len(fake_tune) == 3
+    assert len(fake_tune) == 3 and len({one, other, more}) == 3
+    # A new tuning of one model supersedes its earlier copy; another model's copy stays.
+    assert more.is_dir() and other.is_dir() and not one.exists()
 
 
 @pytest.mark.parametrize("damage", ["tamper", "truncate", "no record"])

@@ -394,7 +394,7 @@ class SentenceEmbedder:
 
             tuned_folder = tuning.tuned_model_dir(self.model, self.weights, cache_dir or default_cache_dir())
             self.model = SentenceTransformer(str(tuned_folder), device=self.device)
-            self.name, self.weights = f"{name_or_path}+tuned", tuning.tuned_weights(tuned_folder)
+            self.name, self.weights = f"{name_or_path}{tuning.SUFFIX}", tuning.tuned_weights(tuned_folder)
         # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension
         get_dimension = (getattr(self.model, "get_embedding_dimension", None)
                          or self.model.get_sentence_embedding_dimension)

@@ -7,6 +7,11 @@ written apart from the code, dev split only) paired with the bundled page item t
 bundled item's own question paired with its answer. The loss is in-batch-negatives contrastive learning (that
 of sentence-transformers' MultipleNegativesRankingLoss), one epoch, a fixed seed.
 
+The ranker and the confidence decision are then fitted on the same questions, with the tuned model's scores,
+when the index is built. Tuning on half of them and fitting on the other half was tried (so that the fits
+would not see questions the model had learnt): it ranked worse and refused fresh in-scope questions just as
+often (docs/PERFORMANCE.md).
+
 Cross-validated by item on the blind dev questions (``benchmarks/tuning_cv.py``), it raised hit@1 of the
 ranked retrieval from 0.768 to 0.807, and of dense retrieval alone from 0.680 to 0.750, in every fold.
 
@@ -32,6 +37,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 TUNING_VERSION = 1
+SUFFIX = "+tuned"  # the tuned copy's model name: ``all-MiniLM-L6-v2+tuned``
 EPOCHS = 1
 BATCH = 16
 LEARNING_RATE = 2e-5
@@ -155,6 +161,9 @@ def tuned_model_dir(model, base_weights: str, cache_dir: Path, pairs: list[tuple
                 os.replace(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+            for older in cache_dir.glob("tuned-*"):  # earlier tunings of this model: superseded
+                if older != target and (_record(older) or {}).get("base_weights_sha256") == base_weights:
+                    shutil.rmtree(older, ignore_errors=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return target

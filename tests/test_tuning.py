@@ -93,13 +93,15 @@ def test_a_tampered_or_partial_copy_is_refused_and_tuned_again(tmp_path, fake_tu
     assert tuning._intact(folder)
 
 
-def test_the_setting_reads_yes_and_no_and_refuses_anything_else(monkeypatch):
-    monkeypatch.setenv("TUTOR_EMBED_TUNING", "0")
-    assert Config.from_env().embed_tuning is False
+def test_the_setting_tunes_the_default_model_unless_told_otherwise(monkeypatch):
+    assert Config().tuned_embedder  # the measured default
+    assert not Config(embed_model="all-mpnet-base-v2").tuned_embedder  # not measured tuned: as it is
     monkeypatch.setenv("TUTOR_EMBED_TUNING", "on")
-    assert Config.from_env().embed_tuning is True
+    assert Config.from_env(embed_model="all-mpnet-base-v2").tuned_embedder
+    monkeypatch.setenv("TUTOR_EMBED_TUNING", "0")
+    assert not Config.from_env().tuned_embedder
     monkeypatch.setenv("TUTOR_EMBED_TUNING", "maybe")
-    with pytest.raises(ValueError, match="yes/no"):
+    with pytest.raises(ValueError, match="auto, on or off"):
         Config.from_env()
 
 

@@ -36,8 +36,9 @@ class Config:
         index_dir: where the built index lives; rebuilt when stale.
         embed_model: sentence-transformers model name or path; the default is the embedded
             all-MiniLM-L6-v2, verified by SHA-256 before use.
-        embed_tuning: use the embedding model's copy adapted to interview questions (``tutor.tuning``; tuned
-            once into cache_dir, about 3 minutes on 2 CPU cores); ``TUTOR_EMBED_TUNING=0`` uses the model as is.
+        embed_tuning: ``auto`` (the default) uses the default embedding model's copy adapted to interview
+            questions (``tutor.tuning``; tuned once into cache_dir, about 3 minutes on 2 CPU cores) and any
+            other model as it is; ``on`` tunes whichever model is named; ``off`` uses the model as it is.
         whisper_model: faster-whisper model name or CTranslate2 folder; default ``base``, the embedded
             multilingual base transcribing English (assembled once from its two packages into cache_dir);
             ``tiny.en``, embedded too, is faster and less accurate.
@@ -54,7 +55,7 @@ class Config:
     notes_dir: Path | None = None
     index_dir: Path = PROJECT_ROOT / "index"
     embed_model: str = DEFAULT_EMBED_MODEL
-    embed_tuning: bool = True
+    embed_tuning: str = "auto"
     whisper_model: str = DEFAULT_WHISPER_MODEL
     device: str = "auto"
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -68,6 +69,11 @@ class Config:
     def notes_folder(self) -> Path:
         """Where the user's own notes live."""
         return self.notes_dir or self.data_dir / "notes"
+
+    @property
+    def tuned_embedder(self) -> bool:
+        """Whether the embedder is the copy adapted to interview questions (see ``embed_tuning``)."""
+        return self.embed_tuning == "on" or (self.embed_tuning == "auto" and self.embed_model == DEFAULT_EMBED_MODEL)
 
     @property
     def max_page_bytes(self) -> int:
@@ -89,17 +95,17 @@ def _path(value) -> Path:
     return Path(value).expanduser()
 
 
-def _flag(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
-        raise ValueError(f"Expected a yes/no setting (1/0, true/false, on/off), got {value!r}.")
-    return text in {"1", "true", "yes", "on"}
+def _switch(value) -> str:
+    """``auto``, ``on`` or ``off`` (also read: 1/0, yes/no, true/false)."""
+    text = {True: "on", False: "off"}.get(value, str(value).strip().lower())
+    text = {"1": "on", "yes": "on", "true": "on", "0": "off", "no": "off", "false": "off"}.get(text, text)
+    if text not in {"auto", "on", "off"}:
+        raise ValueError(f"Expected auto, on or off, got {value!r}.")
+    return text
 
 
 _CONVERT = {
-    "embed_tuning": _flag,
+    "embed_tuning": _switch,
     "corpus_dir": _path,
     "notes_dir": _path,
     "index_dir": _path,

@@ -88,7 +88,7 @@ class Tutor:
         config = config or Config.from_env()
         started = time.perf_counter()
         embedder = embedder or load_embedder(config.embed_model, config.device, config.cache_dir,
-                                              config.embed_tuning)
+                                              config.tuned_embedder)
         index = load_or_build(config.corpus_dir, config.index_dir, embedder, rebuild=rebuild,
                               notes_dir=config.notes_folder, max_page_bytes=config.max_page_bytes)
         log.info("Tutor ready in %.2f s (%d items)", time.perf_counter() - started, len(index.items))

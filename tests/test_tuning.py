@@ -58,9 +58,16 @@ PAIRS = [("q1", "d1"), ("q2", "d2")]
 
 
 def test_a_tuned_copy_is_made_once_and_then_reused(tmp_path, fake_tune):
-    first = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
-    again = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+    loads = []
+
+    def load_model():
+        loads.append(1)
+        return object()
+
+    first = tuning.tuned_model_dir(load_model, "base-sha", tmp_path, PAIRS)
+    again = tuning.tuned_model_dir(load_model, "base-sha", tmp_path, PAIRS)
     assert first == again and fake_tune == [2]
+    assert loads == [1]  # the model as it comes is loaded only to be tuned
     record = json.loads((first / "tuned.json").read_text())
     assert record["base_weights_sha256"] == "base-sha" and record["pairs"] == 2
     assert tuning.tuned_weights(first) == record["weights_sha256"]
@@ -68,9 +75,9 @@ def test_a_tuned_copy_is_made_once_and_then_reused(tmp_path, fake_tune):
 
 
 def test_other_base_weights_or_pairs_get_their_own_copy_and_supersede_older_ones(tmp_path, fake_tune):
-    one = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
-    other = tuning.tuned_model_dir(object(), "other-sha", tmp_path, PAIRS)
-    more = tuning.tuned_model_dir(object(), "base-sha", tmp_path, [*PAIRS, ("q3", "d3")])
+    one = tuning.tuned_model_dir(object, "base-sha", tmp_path, PAIRS)
+    other = tuning.tuned_model_dir(object, "other-sha", tmp_path, PAIRS)
+    more = tuning.tuned_model_dir(object, "base-sha", tmp_path, [*PAIRS, ("q3", "d3")])
     assert len(fake_tune) == 3 and len({one, other, more}) == 3
     # A new tuning of one model supersedes its earlier copy; another model's copy stays.
     assert more.is_dir() and other.is_dir() and not one.exists()
@@ -78,7 +85,7 @@ def test_other_base_weights_or_pairs_get_their_own_copy_and_supersede_older_ones
 
 @pytest.mark.parametrize("damage", ["tamper", "truncate", "no record"])
 def test_a_tampered_or_partial_copy_is_refused_and_tuned_again(tmp_path, fake_tune, caplog, damage):
-    folder = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+    folder = tuning.tuned_model_dir(object, "base-sha", tmp_path, PAIRS)
     weights = folder / tuning.WEIGHTS
     if damage == "tamper":
         weights.write_bytes(b"something else")
@@ -87,7 +94,7 @@ def test_a_tampered_or_partial_copy_is_refused_and_tuned_again(tmp_path, fake_tu
     else:
         (folder / "tuned.json").unlink()
     with caplog.at_level(logging.WARNING):
-        again = tuning.tuned_model_dir(object(), "base-sha", tmp_path, PAIRS)
+        again = tuning.tuned_model_dir(object, "base-sha", tmp_path, PAIRS)
     assert again == folder and len(fake_tune) == 2
     assert "fails its SHA-256 check" in caplog.text
     assert tuning._intact(folder)

@@ -378,10 +378,13 @@ class SentenceEmbedder:
         hf_logging.disable_progress_bar()  # the "Loading weights" bar on every start is noise
 
         self.device = resolve_device(device)
-        try:
-            self.model = SentenceTransformer(str(folder or name_or_path), device=self.device)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"Could not load embedding model {name_or_path!r}: {exc}") from exc
+
+        def load(source: str):
+            try:
+                return SentenceTransformer(source, device=self.device)
+            except (OSError, ValueError) as exc:
+                raise ModelError(f"Could not load embedding model {name_or_path!r}: {exc}") from exc
+
         self.name = name_or_path
         if name_or_path in EMBEDDED_MODELS:
             self.weights = next(iter(EMBEDDED_MODELS[name_or_path][1].values()))  # verified above
@@ -392,9 +395,13 @@ class SentenceEmbedder:
         if tuned:
             from tutor import tuning
 
-            tuned_folder = tuning.tuned_model_dir(self.model, self.weights, cache_dir or default_cache_dir())
-            self.model = SentenceTransformer(str(tuned_folder), device=self.device)
+            # The model as it comes is loaded only when its tuned copy has to be made (again).
+            tuned_folder = tuning.tuned_model_dir(lambda: load(str(folder or name_or_path)), self.weights,
+                                                  cache_dir or default_cache_dir())
+            self.model = load(str(tuned_folder))
             self.name, self.weights = f"{name_or_path}{tuning.SUFFIX}", tuning.tuned_weights(tuned_folder)
+        else:
+            self.model = load(str(folder or name_or_path))
         # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension
         get_dimension = (getattr(self.model, "get_embedding_dimension", None)
                          or self.model.get_sentence_embedding_dimension)

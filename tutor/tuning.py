@@ -130,9 +130,10 @@ def _intact(folder: Path) -> bool:
     return bool(record) and weights.is_file() and sha256_file(weights) == record.get("weights_sha256")
 
 
-def tuned_model_dir(model, base_weights: str, cache_dir: Path, pairs: list[tuple[str, str]] | None = None) -> Path:
-    """The folder of ``model`` (a loaded SentenceTransformer whose weights hash is ``base_weights``) tuned on
-    ``pairs`` (default: ``bundled_pairs()``): reused when intact, else tuned (again) and saved."""
+def tuned_model_dir(load_model, base_weights: str, cache_dir: Path, pairs: list[tuple[str, str]] | None = None) -> Path:
+    """The folder of a model (``load_model()`` loads the SentenceTransformer whose weights hash is
+    ``base_weights``) tuned on ``pairs`` (default: ``bundled_pairs()``): reused when intact, else tuned (again)
+    and saved."""
     pairs = bundled_pairs() if pairs is None else pairs
     target = cache_dir / f"tuned-{tuning_key(base_weights, pairs)}"
     if _intact(target):
@@ -150,7 +151,7 @@ def tuned_model_dir(model, base_weights: str, cache_dir: Path, pairs: list[tuple
                      "about 3 minutes on 2 CPU cores)", len(pairs))
             staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{target.name}."))
             try:
-                tune(model, pairs).save(str(staging))
+                tune(load_model(), pairs).save(str(staging))
                 from tutor.models import sha256_file
 
                 record = {"tuning_version": TUNING_VERSION, "base_weights_sha256": base_weights,

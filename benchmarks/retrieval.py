@@ -107,6 +107,8 @@ def report(tutor: Tutor, name: str, data: dict, show_misses: bool) -> None:
           f"{share([not r['confident'] for r in outside])}", end="")
     near = [not r["confident"] for r in outside if r["case"]["kind"] == "near_miss"]
     print(f"; near misses flagged: {share(near)}" if near else "")
+    # What a user gets: an answer, and the right one first (not refused, not wrong).
+    print(f"in-scope answered with a right item first: {share([r['confident'] and r['rank'] == 1 for r in questions])}")
     latency = [r["seconds"] for r in questions]
     print(f"ask() latency, {len(latency)} questions: median {statistics.median(latency) * 1000:.1f} ms")
     if show_misses:

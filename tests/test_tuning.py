@@ -132,3 +132,30 @@ def test_the_tutor_uses_the_tuned_copy_and_it_brings_askers_words_nearer_their_i
         return float(np.dot(q, d))
 
     assert cosine(tuned) > cosine(base) + 0.05
+
+
+def test_same_questions_are_judged_with_the_model_as_it_came(fake_config):
+    """A tuned embedder's index groups the notes' questions with the untuned model, whatever the wrappers."""
+    from types import SimpleNamespace
+
+    from tutor import Tutor
+    from tutor.models import BatchingEmbedder, HashEmbedder, untuned_of
+
+    plain = HashEmbedder()
+    asked = []
+
+    def untuned():
+        asked.append(1)
+        return plain
+
+    tuned = HashEmbedder(name="hash+tuned")
+    tuned.untuned = untuned
+    assert untuned_of(BatchingEmbedder(tuned)) is plain and untuned_of(plain) is None
+    assert untuned_of(SimpleNamespace(inner=SimpleNamespace(untuned=None))) is None
+    asked.clear()
+    embedded = []
+    plain_embed = plain.embed
+    plain.embed = lambda texts: embedded.extend(texts) or plain_embed(texts)
+    tutor = Tutor.load(fake_config, embedder=tuned)
+    assert asked == [1]  # made once, at build
+    assert embedded == [item.prompt for item in tutor.items]  # it embedded each item's question, nothing else

@@ -32,7 +32,7 @@ import numpy as np
 from tutor.corpus import MAX_PAGE_BYTES, corpus_hash, load_library
 from tutor.errors import IndexMismatch, TutorError
 from tutor.items import Item
-from tutor.models import Embedder
+from tutor.models import Embedder, untuned_of
 from tutor.passages import build_passages
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,10 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     texts, rows = [p.text for p in passages], [p.item for p in passages]
     vectors = _embed_with_progress(embedder, texts, progress)
     question_rows = np.searchsorted(np.asarray(rows), np.arange(len(items)))  # each item's first passage
-    groups = group_questions(items, vectors[question_rows])
+    untuned = untuned_of(embedder)
+    same_question_vectors = vectors[question_rows] if untuned is None else \
+        untuned.embed([texts[r] for r in question_rows])
+    groups = group_questions(items, same_question_vectors)
     from tutor.calibration import calibrate
     from tutor.points import key_points
 

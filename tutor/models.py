@@ -400,8 +400,10 @@ class SentenceEmbedder:
                                                   cache_dir or default_cache_dir())
             self.model = load(str(tuned_folder))
             self.name, self.weights = f"{name_or_path}{tuning.SUFFIX}", tuning.tuned_weights(tuned_folder)
+            self.untuned = functools.partial(SentenceEmbedder, name_or_path, device, cache_dir)
         else:
             self.model = load(str(folder or name_or_path))
+            self.untuned = None  # for the tuned copy: makes the model as it came (see ``untuned_of``)
         # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension
         get_dimension = (getattr(self.model, "get_embedding_dimension", None)
                          or self.model.get_sentence_embedding_dimension)
@@ -449,6 +451,18 @@ class _Request:
     done: threading.Event = field(default_factory=threading.Event)
     result: np.ndarray | None = None
     error: BaseException | None = None
+
+
+def untuned_of(embedder: Embedder) -> Embedder | None:
+    """The model as it came, for a tuned embedder (through any wrappers); None for any other.
+
+    Tuning teaches each item's question to sit by its own answer, which also pulls apart two pages' wordings
+    of one question: whether they ask the same question is judged with the model as it came."""
+    while embedder is not None:
+        if getattr(embedder, "untuned", None) is not None:
+            return embedder.untuned()
+        embedder = getattr(embedder, "inner", None)
+    return None
 
 
 class BatchingEmbedder:

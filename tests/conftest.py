@@ -41,9 +41,9 @@ def fake_tutor(fake_config: Config):
 def real_embedder():
     """The embedder as the tutor runs it: all-MiniLM-L6-v2's copy adapted to interview questions (tuned once
     into the user cache folder, then reused)."""
-    from tutor.models import SentenceEmbedder
+    from tutor.tuning import TunedEmbedder
 
-    return SentenceEmbedder(tuned=True)
+    return TunedEmbedder()
 
 
 @pytest.fixture(scope="session")

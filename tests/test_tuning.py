@@ -74,6 +74,16 @@ def test_a_tuned_copy_is_made_once_and_then_reused(tmp_path, fake_tune):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tuned")]  # no staging folder left
 
 
+def test_the_bundled_pairs_are_made_only_to_tune_and_their_sources_name_the_copy(tmp_path, fake_tune, monkeypatch):
+    made = []
+    monkeypatch.setattr(tuning, "bundled_pairs", lambda: made.append(1) or PAIRS)
+    first = tuning.tuned_model_dir(object, "base-sha", tmp_path)
+    assert tuning.tuned_model_dir(object, "base-sha", tmp_path) == first
+    assert made == [1] and fake_tune == [2]  # a start that finds the copy reads no page
+    monkeypatch.setattr(tuning, "bundled_data_sha256", lambda: "other pages")
+    assert tuning.tuned_model_dir(object, "base-sha", tmp_path) != first and made == [1, 1]
+
+
 def test_other_base_weights_or_pairs_get_their_own_copy_and_supersede_older_ones(tmp_path, fake_tune):
     one = tuning.tuned_model_dir(object, "base-sha", tmp_path, PAIRS)
     other = tuning.tuned_model_dir(object, "other-sha", tmp_path, PAIRS)
@@ -139,7 +149,8 @@ def test_same_questions_are_judged_with_the_model_as_it_came(fake_config):
     from types import SimpleNamespace
 
     from tutor import Tutor
-    from tutor.models import BatchingEmbedder, HashEmbedder, untuned_of
+    from tutor.models import BatchingEmbedder, HashEmbedder
+    from tutor.tuning import untuned_of
 
     plain = HashEmbedder()
     asked = []

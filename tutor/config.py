@@ -72,7 +72,10 @@ class Config:
 
     @property
     def tuned_embedder(self) -> bool:
-        """Whether the embedder is the copy adapted to interview questions (see ``embed_tuning``)."""
+        """Whether the embedder is the copy adapted to interview questions (see ``embed_tuning``); the test
+        stand-in (``hash``) has nothing to tune."""
+        if self.embed_model.startswith("hash"):
+            return False
         return self.embed_tuning == "on" or (self.embed_tuning == "auto" and self.embed_model == DEFAULT_EMBED_MODEL)
 
     @property

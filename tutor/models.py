@@ -212,7 +212,7 @@ def assembled_model_dir(model: SplitModel, cache_dir: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for filename, expected in model.hashes.items():
         path = target / filename
-        if path.is_file() and _matches(path, expected):
+        if path.is_file() and file_matches(path, expected):
             continue
         if path.exists():
             log.warning("Cached model file %s fails its SHA-256 check (partial or tampered with); "
@@ -281,10 +281,11 @@ def _extract(archive: Path, model: ZippedModel, folder: Path) -> None:
 
 
 def _all_match(folder: Path, hashes: dict[str, str]) -> bool:
-    return all((folder / name).is_file() and _matches(folder / name, expected) for name, expected in hashes.items())
+    return all((folder / name).is_file() and file_matches(folder / name, expected) for name, expected in hashes.items())
 
 
-def _matches(path: Path, expected: str) -> bool:
+def file_matches(path: Path, expected: str) -> bool:
+    """Whether the file's SHA-256 is ``expected`` (cached per path, mtime and size within a process)."""
     stat = path.stat()
     return _verified(str(path), stat.st_mtime, stat.st_size, expected)
 
@@ -359,56 +360,61 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
+def model_source(name_or_path: str, cache_dir: Path | None = None) -> tuple[str, str]:
+    """Where a sentence-transformers model loads from (an embedded model's verified folder, a local folder or
+    a hub name) and its weights' SHA-256 (``hub:<name>`` for a hub model, not known before download).
+
+    Raises:
+        ModelError: an embedded model's package is missing or fails its SHA-256 check.
+    """
+    folder = embedded_model_dir(name_or_path, cache_dir)
+    if folder is None and Path(name_or_path).expanduser().is_dir():
+        folder = Path(name_or_path).expanduser()
+    if folder is not None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must never reach for a hub
+    if name_or_path in EMBEDDED_MODELS:
+        weights = next(iter(EMBEDDED_MODELS[name_or_path][1].values()))  # verified above
+    elif name_or_path in ZIPPED_MODELS:
+        weights = ZIPPED_MODELS[name_or_path].hashes["model.safetensors"]
+    else:
+        weights = weights_hash(folder) if folder else f"hub:{name_or_path}"
+    return str(folder or name_or_path), weights
+
+
+def sentence_transformer(source: str, device: str, name: str):
+    """The SentenceTransformer at ``source`` (a folder or hub name) on ``device``; ``name`` is what an
+    error calls it.
+
+    Raises:
+        ModelError: it could not be loaded.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the "Loading weights" bar on every start is noise
+    try:
+        return SentenceTransformer(source, device=device)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Could not load embedding model {name!r}: {exc}") from exc
+
+
 class SentenceEmbedder:
-    """A sentence-transformers model, by embedded name, hub name or local path; with ``tuned``, its copy
-    adapted to interview questions (``tutor.tuning``), named ``<model>+tuned``."""
+    """A sentence-transformers model, by embedded name, hub name or local path."""
 
     def __init__(self, name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto",
-                 cache_dir: Path | None = None, tuned: bool = False):
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        folder = embedded_model_dir(name_or_path, cache_dir)
-        if folder is None and Path(name_or_path).expanduser().is_dir():
-            folder = Path(name_or_path).expanduser()
-        if folder is not None:
-            # A local model must never reach for a hub.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # the "Loading weights" bar on every start is noise
-
+                 cache_dir: Path | None = None):
+        source, weights = model_source(name_or_path, cache_dir)
         self.device = resolve_device(device)
+        self._use(sentence_transformer(source, self.device, name_or_path), name_or_path, weights)
 
-        def load(source: str):
-            try:
-                return SentenceTransformer(source, device=self.device)
-            except (OSError, ValueError) as exc:
-                raise ModelError(f"Could not load embedding model {name_or_path!r}: {exc}") from exc
-
-        self.name = name_or_path
-        if name_or_path in EMBEDDED_MODELS:
-            self.weights = next(iter(EMBEDDED_MODELS[name_or_path][1].values()))  # verified above
-        elif name_or_path in ZIPPED_MODELS:
-            self.weights = ZIPPED_MODELS[name_or_path].hashes["model.safetensors"]
-        else:
-            self.weights = weights_hash(folder) if folder else f"hub:{name_or_path}"
-        if tuned:
-            from tutor import tuning
-
-            # The model as it comes is loaded only when its tuned copy has to be made (again).
-            tuned_folder = tuning.tuned_model_dir(lambda: load(str(folder or name_or_path)), self.weights,
-                                                  cache_dir or default_cache_dir())
-            self.model = load(str(tuned_folder))
-            self.name, self.weights = f"{name_or_path}{tuning.SUFFIX}", tuning.tuned_weights(tuned_folder)
-            self.untuned = functools.partial(SentenceEmbedder, name_or_path, device, cache_dir)
-        else:
-            self.model = load(str(folder or name_or_path))
-            self.untuned = None  # for the tuned copy: makes the model as it came (see ``untuned_of``)
+    def _use(self, model, name: str, weights: str) -> None:
+        self.model, self.name, self.weights = model, name, weights
         # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension
-        get_dimension = (getattr(self.model, "get_embedding_dimension", None)
-                         or self.model.get_sentence_embedding_dimension)
+        get_dimension = (getattr(model, "get_embedding_dimension", None)
+                         or model.get_sentence_embedding_dimension)
         self.dimension = int(get_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        self.max_tokens = int(model.max_seq_length)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         # Batches pad every text to the longest one: long texts go in batches of their own so a few
@@ -451,18 +457,6 @@ class _Request:
     done: threading.Event = field(default_factory=threading.Event)
     result: np.ndarray | None = None
     error: BaseException | None = None
-
-
-def untuned_of(embedder: Embedder) -> Embedder | None:
-    """The model as it came, for a tuned embedder (through any wrappers); None for any other.
-
-    Tuning teaches each item's question to sit by its own answer, which also pulls apart two pages' wordings
-    of one question: whether they ask the same question is judged with the model as it came."""
-    while embedder is not None:
-        if getattr(embedder, "untuned", None) is not None:
-            return embedder.untuned()
-        embedder = getattr(embedder, "inner", None)
-    return None
 
 
 class BatchingEmbedder:
@@ -516,9 +510,9 @@ class BatchingEmbedder:
 
 
 def load_embedder(name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto",
-                  cache_dir: Path | None = None, tuned: bool = False) -> Embedder:
+                  cache_dir: Path | None = None) -> Embedder:
     """The embedder a configuration names (``hash`` selects the test stand-in); ``cache_dir`` is where a
-    model shipped in pieces is assembled, and a tuned copy kept."""
+    model shipped in pieces is assembled."""
     if name_or_path.startswith("hash"):
         return HashEmbedder()
-    return SentenceEmbedder(name_or_path, device, cache_dir, tuned)
+    return SentenceEmbedder(name_or_path, device, cache_dir)

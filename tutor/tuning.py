@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -32,7 +33,11 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+from tutor import models
+from tutor.config import DEFAULT_EMBED_MODEL, Config, default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +73,18 @@ def training_pairs(items) -> list[tuple[str, str]]:
 
 def bundled_pairs() -> list[tuple[str, str]]:
     """The training pairs over the bundled pages (the same for every user, whatever their own notes)."""
-    from tutor.config import Config
     from tutor.corpus import load_library
 
     return training_pairs(load_library(Config().corpus_dir).items)
+
+
+def bundled_data_sha256() -> str:
+    """What ``bundled_pairs()`` are made from, hashed without parsing a page: the bundled pages' bytes (with the
+    parser's version) and the shipped questions."""
+    from tutor.confidence import fit_data_sha256
+    from tutor.corpus import corpus_hash
+
+    return hashlib.sha256(f"{corpus_hash(Config().corpus_dir)}\0{fit_data_sha256()}".encode()).hexdigest()
 
 
 def tune(model, pairs: list[tuple[str, str]], epochs: int = EPOCHS, seed: int = SEED):
@@ -111,9 +124,9 @@ def tune(model, pairs: list[tuple[str, str]], epochs: int = EPOCHS, seed: int = 
     return model
 
 
-def tuning_key(base_weights: str, pairs: list[tuple[str, str]]) -> str:
-    data = json.dumps([TUNING_VERSION, base_weights, pairs]).encode()
-    return hashlib.sha256(data).hexdigest()[:12]
+def tuning_key(base_weights: str, data: str | list[tuple[str, str]]) -> str:
+    """Names a tuned copy: the base weights, what the pairs are made from (or the pairs) and the version."""
+    return hashlib.sha256(json.dumps([TUNING_VERSION, base_weights, data]).encode()).hexdigest()[:12]
 
 
 def _record(folder: Path) -> dict | None:
@@ -123,19 +136,17 @@ def _record(folder: Path) -> dict | None:
 
 
 def _intact(folder: Path) -> bool:
-    from tutor.models import sha256_file
-
     record = _record(folder)
     weights = folder / WEIGHTS
-    return bool(record) and weights.is_file() and sha256_file(weights) == record.get("weights_sha256")
+    return bool(record) and weights.is_file() and models.file_matches(weights, str(record.get("weights_sha256")))
 
 
-def tuned_model_dir(load_model, base_weights: str, cache_dir: Path, pairs: list[tuple[str, str]] | None = None) -> Path:
+def tuned_model_dir(load_model: Callable, base_weights: str, cache_dir: Path,
+                    pairs: list[tuple[str, str]] | None = None) -> Path:
     """The folder of a model (``load_model()`` loads the SentenceTransformer whose weights hash is
-    ``base_weights``) tuned on ``pairs`` (default: ``bundled_pairs()``): reused when intact, else tuned (again)
-    and saved."""
-    pairs = bundled_pairs() if pairs is None else pairs
-    target = cache_dir / f"tuned-{tuning_key(base_weights, pairs)}"
+    ``base_weights``) tuned on ``pairs`` (default: ``bundled_pairs()``, made only when tuning): reused when
+    intact, else tuned (again) and saved."""
+    target = cache_dir / f"tuned-{tuning_key(base_weights, bundled_data_sha256() if pairs is None else pairs)}"
     if _intact(target):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +155,7 @@ def tuned_model_dir(load_model, base_weights: str, cache_dir: Path, pairs: list[
         try:
             if _intact(target):
                 return target
+            pairs = bundled_pairs() if pairs is None else pairs
             if target.exists():
                 log.warning("The tuned embedding model in %s fails its SHA-256 check (partial or tampered "
                             "with); refusing it and tuning again.", target)
@@ -152,10 +164,8 @@ def tuned_model_dir(load_model, base_weights: str, cache_dir: Path, pairs: list[
             staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{target.name}."))
             try:
                 tune(load_model(), pairs).save(str(staging))
-                from tutor.models import sha256_file
-
                 record = {"tuning_version": TUNING_VERSION, "base_weights_sha256": base_weights,
-                          "pairs": len(pairs), "weights_sha256": sha256_file(staging / WEIGHTS)}
+                          "pairs": len(pairs), "weights_sha256": models.sha256_file(staging / WEIGHTS)}
                 (staging / "tuned.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
                 if target.exists():
                     shutil.rmtree(target)
@@ -173,3 +183,30 @@ def tuned_model_dir(load_model, base_weights: str, cache_dir: Path, pairs: list[
 def tuned_weights(folder: Path) -> str:
     """The recorded (and checked) SHA-256 of a tuned copy's weights."""
     return _record(folder)["weights_sha256"]
+
+
+class TunedEmbedder(models.SentenceEmbedder):
+    """A sentence-transformers model's copy adapted to interview questions, named ``<model>+tuned``. The copy
+    is made once per model and kept in ``cache_dir``; the model as it comes is loaded only to make it."""
+
+    def __init__(self, name_or_path: str = DEFAULT_EMBED_MODEL, device: str = "auto",
+                 cache_dir: Path | None = None):
+        source, base_weights = models.model_source(name_or_path, cache_dir)
+        self.device = models.resolve_device(device)
+        folder = tuned_model_dir(lambda: models.sentence_transformer(source, self.device, name_or_path),
+                                 base_weights, cache_dir or default_cache_dir())
+        self._use(models.sentence_transformer(str(folder), self.device, name_or_path),
+                  f"{name_or_path}{SUFFIX}", tuned_weights(folder))
+        self.untuned = functools.partial(models.SentenceEmbedder, name_or_path, device, cache_dir)
+
+
+def untuned_of(embedder) -> models.Embedder | None:
+    """The model as it came, for a tuned embedder (through any wrappers); None for any other.
+
+    Tuning teaches each item's question to sit by its own answer, which also pulls apart two pages' wordings
+    of one question: whether they ask the same question is judged with the model as it came."""
+    while embedder is not None:
+        if getattr(embedder, "untuned", None) is not None:
+            return embedder.untuned()
+        embedder = getattr(embedder, "inner", None)
+    return None

@@ -27,6 +27,7 @@ from tutor.reply import QUOTE_SHARE, Hit, Reply, inert, render
 from tutor.retrieval import Retriever, Scored
 from tutor.speech import Transcriber, Transcript, build_prompt, glossary_terms, repair_terms
 from tutor.text import normalize, printable
+from tutor.tuning import TunedEmbedder
 
 log = logging.getLogger(__name__)
 RANKED = 10  # items ranked per reading: enough for the hits, the other pages and the suggestions
@@ -87,8 +88,9 @@ class Tutor:
         """Load the model and the index, building the index if it is missing or stale."""
         config = config or Config.from_env()
         started = time.perf_counter()
-        embedder = embedder or load_embedder(config.embed_model, config.device, config.cache_dir,
-                                              config.tuned_embedder)
+        if embedder is None:
+            make = TunedEmbedder if config.tuned_embedder else load_embedder
+            embedder = make(config.embed_model, config.device, config.cache_dir)
         index = load_or_build(config.corpus_dir, config.index_dir, embedder, rebuild=rebuild,
                               notes_dir=config.notes_folder, max_page_bytes=config.max_page_bytes)
         log.info("Tutor ready in %.2f s (%d items)", time.perf_counter() - started, len(index.items))

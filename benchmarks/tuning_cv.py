@@ -28,7 +28,7 @@ from tutor.config import Config  # noqa: E402
 from tutor.index import make_faiss_index  # noqa: E402
 from tutor.passages import build_passages  # noqa: E402
 from tutor.retrieval import Retriever  # noqa: E402
-from tutor.tuning import document, tune  # noqa: E402
+from tutor.tuning import document, tune, with_hard_negatives  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 FOLDS = 5
@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--pairs", choices=("dev", "notes", "both"), default="both",
                         help="tune on the other folds' dev questions, the notes' own questions, or both")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--hard-negatives", action="store_true",
+                        help="beside each pair, the other item the model as it comes puts nearest the question")
     args = parser.parse_args()
 
     tutor = Tutor.load(Config.from_env(embed_tuning=False))
@@ -75,21 +77,24 @@ def main() -> None:
     dev = [c for c in blind["in_scope"] if c["split"] == "dev"]
     item_ids = sorted({c["item"] for c in dev})
     random.Random(0).shuffle(item_ids)
-    notes_pairs = [(item.prompt, document(item)) for item in items if item.answer]
+    notes_examples = [(item.prompt, [item]) for item in items if item.answer]
     totals: dict[str, list[list[bool]]] = {}
-    print(f"tuning on: {args.pairs}, {args.epochs} epoch(s); model {tutor.embedder.name}\n")
+    print(f"tuning on: {args.pairs}, {args.epochs} epoch(s), hard negatives: {args.hard_negatives}; "
+          f"model {tutor.embedder.name}\n")
     print("| fold | held-out questions | pairs | tuning s | " + " | ".join(
         f"{n} base → tuned" for n in ("dense", "first stage", "ranked")) + " |")
     print("|---|---|---|---|---|---|---|")
     for fold in range(FOLDS):
         held = set(item_ids[fold::FOLDS])
         cases = [c for c in dev if c["item"] in held]
-        pairs = []
+        examples = []
         if args.pairs in ("dev", "both"):
-            pairs += [(c["q"], document(items[position[c["gold"][0]]])) for c in dev if c["item"] not in held]
+            examples += [(c["q"], [items[position[g]] for g in c["gold"]]) for c in dev if c["item"] not in held]
         if args.pairs in ("notes", "both"):
-            pairs += notes_pairs
+            examples += notes_examples
         started = time.perf_counter()
+        pairs = with_hard_negatives(base.model, items, examples) if args.hard_negatives else \
+            [(question, document(golds[0])) for question, golds in examples]
         tuned = ModelEmbedder(tune(base.model, pairs, args.epochs), base.dimension)
         seconds = time.perf_counter() - started
         before, after = hits_at_1(tutor, base, texts, cases), hits_at_1(tutor, tuned, texts, cases)

@@ -19,19 +19,40 @@ def _item(item_id: str, question: str, answer: str | None) -> Item:
     return Item(item_id, "p.md", "", question, question, answer, "topic")
 
 
-def test_training_pairs_take_the_shipped_questions_whose_item_is_here_and_each_items_own_question():
+def test_training_examples_are_the_shipped_questions_whose_item_is_here_and_each_items_own_question():
     from tutor.confidence import fit_questions
 
     in_scope = [row for row in fit_questions() if row["in_scope"]]
     here = in_scope[0]
     elsewhere = next(row for row in in_scope if not set(row["gold"]) & set(here["gold"]))
     items = [_item(gold, f"Q {gold}?", f"A {gold}.") for gold in here["gold"]] + [_item("zz-99", "Unanswered?", None)]
-    pairs = dict(tuning.training_pairs(items))
+    pairs = {question: tuning.document(golds[0]) for question, golds in tuning.training_examples(items)}
     first = here["gold"][0]
     assert pairs[here["q"]] == f"Q {first}?\nA {first}."  # paired with its first answering item
     assert elsewhere["q"] not in pairs  # its item is not in these notes
     assert f"Q {first}?" in pairs and "Unanswered?" not in pairs  # an item without an answer teaches nothing
     assert not any(row["q"] in pairs for row in fit_questions() if not row["in_scope"])
+
+
+def test_a_hard_negative_is_the_nearest_item_that_does_not_answer_the_question():
+    """Beside its answer, a question is paired with the nearest other item, never another page's answer to
+    the same question (that would teach the model that a right answer is wrong)."""
+    autograd, autograd_elsewhere = (Item(i, page, "", "What is autograd?", "What is autograd?", f"Records ops {i}.",
+                                         "t") for i, page in (("a-1", "a.md"), ("b-1", "b.md")))
+    tensor, dropout = _item("a-2", "What is a tensor?", "An array."), _item("a-3", "What is dropout?", "Zeroes.")
+    vectors = {"What is autograd?": [1, 0, 0], "What is a tensor?": [0, 1, 0], "What is dropout?": [0, 0, 1],
+               tuning.document(autograd): [1, 0, 0], tuning.document(autograd_elsewhere): [0.99, 0.14, 0],
+               tuning.document(tensor): [0.6, 0.8, 0], tuning.document(dropout): [0, 0, 1],
+               "how are gradients worked out": [1, 0.05, 0]}
+
+    class Model:
+        def encode(self, texts, **kwargs):
+            rows = np.array([vectors[t] for t in texts], dtype=np.float32)
+            return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    items = [autograd, autograd_elsewhere, tensor, dropout]
+    triples = tuning.with_hard_negatives(Model(), items, [("how are gradients worked out", [autograd])])
+    assert triples == [("how are gradients worked out", tuning.document(autograd), tuning.document(tensor))]
 
 
 class _FakeTuned:
@@ -76,7 +97,7 @@ def test_a_tuned_copy_is_made_once_and_then_reused(tmp_path, fake_tune):
 
 def test_the_bundled_pairs_are_made_only_to_tune_and_their_sources_name_the_copy(tmp_path, fake_tune, monkeypatch):
     made = []
-    monkeypatch.setattr(tuning, "bundled_pairs", lambda: made.append(1) or PAIRS)
+    monkeypatch.setattr(tuning, "bundled_pairs", lambda model: made.append(1) or PAIRS)
     first = tuning.tuned_model_dir(object, "base-sha", tmp_path)
     assert tuning.tuned_model_dir(object, "base-sha", tmp_path) == first
     assert made == [1] and fake_tune == [2]  # a start that finds the copy reads no page

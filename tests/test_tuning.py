@@ -97,7 +97,7 @@ def test_a_tuned_copy_is_made_once_and_then_reused(tmp_path, fake_tune):
 
 def test_the_bundled_pairs_are_made_only_to_tune_and_their_sources_name_the_copy(tmp_path, fake_tune, monkeypatch):
     made = []
-    monkeypatch.setattr(tuning, "bundled_pairs", lambda model: made.append(1) or PAIRS)
+    monkeypatch.setattr(tuning, "bundled_pairs", lambda: made.append(1) or PAIRS)
     first = tuning.tuned_model_dir(object, "base-sha", tmp_path)
     assert tuning.tuned_model_dir(object, "base-sha", tmp_path) == first
     assert made == [1] and fake_tune == [2]  # a start that finds the copy reads no page

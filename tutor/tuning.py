@@ -4,20 +4,19 @@ An off-the-shelf sentence embedder matches a question written in the notes' own 
 asker's own words ("roll my own training objective" for a custom loss) poorly. Tuning it briefly on question ->
 item pairs teaches it how people ask: the shipped development questions (``tutor/data/confidence_questions.jsonl``,
 written apart from the code, dev split only) paired with the bundled page item that answers each, and every
-bundled item's own question paired with its answer. Beside its answer each question gets a mined hard
-negative: the other item the model as it comes puts nearest it, among items that do not answer the same
-question (as in dense passage retrieval, Karpukhin et al. 2020). The loss is in-batch-negatives contrastive
-learning (that of sentence-transformers' MultipleNegativesRankingLoss, with the hard negatives as extra
-columns), one epoch, a fixed seed.
+bundled item's own question paired with its answer. The loss is in-batch-negatives contrastive learning (that
+of sentence-transformers' MultipleNegativesRankingLoss), one epoch, a fixed seed.
 
 The ranker and the confidence decision are then fitted on the same questions, with the tuned model's scores,
 when the index is built. Tuning on half of them and fitting on the other half was tried (so that the fits
 would not see questions the model had learnt): it ranked worse and refused fresh in-scope questions just as
 often (docs/PERFORMANCE.md).
 
-Cross-validated by item on the blind dev questions (``benchmarks/tuning_cv.py --hard-negatives``), hit@1 of
-dense retrieval alone rose from 0.680 (as it comes) to 0.772 (0.724 tuned without the hard negatives, which are
-ahead or level in every fold), and of the ranked retrieval with the bundled ranker from 0.768 to 0.816 (0.807).
+Cross-validated by item on the blind dev questions (``benchmarks/tuning_cv.py``), it raised hit@1 of the
+ranked retrieval from 0.768 to 0.807, and of dense retrieval alone from 0.680 to 0.724, ahead or level in every
+fold. Mined hard negatives (``with_hard_negatives``; ``tuning_cv.py --hard-negatives``) gained
+more there (0.816 ranked, 0.772 dense) but not on the test split, doubled the tuning's time and memory, and
+are not used (docs/PERFORMANCE.md).
 
 The tuned copy lives in ``<cache_dir>/tuned-<key>/``, the key naming the base weights, what the training pairs
 are made from and ``TUNING_VERSION``; a ``tuned.json`` beside it records the tuned weights' SHA-256, checked
@@ -48,7 +47,7 @@ from tutor.config import DEFAULT_EMBED_MODEL, Config, default_cache_dir
 
 log = logging.getLogger(__name__)
 
-TUNING_VERSION = 2  # 2: with mined hard negatives
+TUNING_VERSION = 1
 SUFFIX = "+tuned"  # the tuned copy's model name: ``all-MiniLM-L6-v2+tuned``
 EPOCHS = 1
 BATCH = 16
@@ -103,13 +102,12 @@ def with_hard_negatives(model, items, examples: list[tuple[str, list]]) -> list[
     return triples
 
 
-def bundled_pairs(model) -> list[tuple[str, str, str]]:
-    """The training triples over the bundled pages (the same for every user, whatever their own notes), hard
-    negatives mined with ``model``, the model as it comes."""
+def bundled_pairs() -> list[tuple[str, str]]:
+    """The training pairs over the bundled pages (the same for every user, whatever their own notes)."""
     from tutor.corpus import load_library
 
-    items = load_library(Config().corpus_dir).items
-    return with_hard_negatives(model, items, training_examples(items))
+    examples = training_examples(load_library(Config().corpus_dir).items)
+    return [(question, document(golds[0])) for question, golds in examples]
 
 
 def bundled_data_sha256() -> str:
@@ -181,8 +179,8 @@ def _intact(folder: Path) -> bool:
 def tuned_model_dir(load_model: Callable, base_weights: str, cache_dir: Path,
                     pairs: list[tuple[str, ...]] | None = None) -> Path:
     """The folder of a model (``load_model()`` loads the SentenceTransformer whose weights hash is
-    ``base_weights``) tuned on ``pairs`` (default: ``bundled_pairs(model)``, made only when tuning): reused
-    when intact, else tuned (again) and saved."""
+    ``base_weights``) tuned on ``pairs`` (default: ``bundled_pairs()``, made only when tuning): reused when
+    intact, else tuned (again) and saved."""
     target = cache_dir / f"tuned-{tuning_key(base_weights, bundled_data_sha256() if pairs is None else pairs)}"
     if _intact(target):
         return target
@@ -195,13 +193,12 @@ def tuned_model_dir(load_model: Callable, base_weights: str, cache_dir: Path,
             if target.exists():
                 log.warning("The tuned embedding model in %s fails its SHA-256 check (partial or tampered "
                             "with); refusing it and tuning again.", target)
-            log.info("Adapting the embedding model to interview questions (once per model, about 5 minutes on "
-                     "2 CPU cores)")
+            pairs = bundled_pairs() if pairs is None else pairs
+            log.info("Adapting the embedding model to interview questions (%d pairs; once per model, "
+                     "about 3 minutes on 2 CPU cores)", len(pairs))
             staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{target.name}."))
             try:
-                model = load_model()
-                pairs = bundled_pairs(model) if pairs is None else pairs
-                tune(model, pairs).save(str(staging))
+                tune(load_model(), pairs).save(str(staging))
                 record = {"tuning_version": TUNING_VERSION, "base_weights_sha256": base_weights,
                           "pairs": len(pairs), "weights_sha256": models.sha256_file(staging / WEIGHTS)}
                 (staging / "tuned.json").write_text(json.dumps(record, indent=2), encoding="utf-8")

@@ -2,7 +2,8 @@
 questions only, by item: for each of 5 folds the model is tuned on the other folds' questions (and/or the
 notes' own question -> answer pairs), and the held-out questions are retrieved three ways — dense alone,
 the hybrid first stage, and the hybrid re-ordered by the bundled ranker — with the base model and the tuned
-one. The tuning is ``tutor.tuning``'s; the tutor itself tunes on every shipped dev question at once, and
+one. The tuning is ``tutor.tuning``'s (with ``--hard-negatives``, each pair gets a mined hard negative:
+tried, not kept; docs/PERFORMANCE.md); the tutor itself tunes on every shipped dev question at once, and
 fits its ranker and confidence decision on the same questions.
 
     python benchmarks/tuning_cv.py --pairs both            # dev questions + the notes' own pairs
@@ -25,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tutor import Tutor, ranking  # noqa: E402
 from tutor.config import Config  # noqa: E402
-from tutor.index import make_faiss_index  # noqa: E402
+from tutor.index import group_questions, make_faiss_index  # noqa: E402
 from tutor.passages import build_passages  # noqa: E402
 from tutor.retrieval import Retriever  # noqa: E402
-from tutor.tuning import document, tune, with_hard_negatives  # noqa: E402
+from tutor.tuning import document, tune  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 FOLDS = 5
@@ -43,6 +44,25 @@ class ModelEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
                                  show_progress_bar=False).astype(np.float32)
+
+
+def with_hard_negatives(embedder: ModelEmbedder, items, examples: list[tuple[str, list]]) -> list[tuple[str, str, str]]:
+    """(question, document, hard negative) triples: beside each example's document, the answered item's
+    document that ``embedder`` (the model as it comes) puts nearest the question, among items that do not ask
+    the same question as one of its answers (mined hard negatives, as in dense passage retrieval)."""
+    answered = [item for item in items if item.answer]
+    encode = embedder.embed
+    groups = dict(zip((item.id for item in answered),
+                      group_questions(answered, encode([item.prompt for item in answered])), strict=True))
+    documents = [document(item) for item in answered]
+    scores = encode([question for question, _ in examples]) @ encode(documents).T
+    triples = []
+    for row, (question, golds) in enumerate(examples):
+        taken = {groups[gold.id] for gold in golds if gold.id in groups}
+        negative = next((j for j in np.argsort(-scores[row]) if groups[answered[j].id] not in taken), None)
+        if negative is not None:
+            triples.append((question, document(golds[0]), documents[negative]))
+    return triples
 
 
 def hits_at_1(tutor: Tutor, embedder: ModelEmbedder, texts: list[str], cases: list[dict]) -> dict[str, list[bool]]:
@@ -93,7 +113,7 @@ def main() -> None:
         if args.pairs in ("notes", "both"):
             examples += notes_examples
         started = time.perf_counter()
-        pairs = with_hard_negatives(base.model, items, examples) if args.hard_negatives else \
+        pairs = with_hard_negatives(base, items, examples) if args.hard_negatives else \
             [(question, document(golds[0])) for question, golds in examples]
         tuned = ModelEmbedder(tune(base.model, pairs, args.epochs), base.dimension)
         seconds = time.perf_counter() - started

@@ -19,14 +19,14 @@ def _item(item_id: str, question: str, answer: str | None) -> Item:
     return Item(item_id, "p.md", "", question, question, answer, "topic")
 
 
-def test_training_examples_are_the_shipped_questions_whose_item_is_here_and_each_items_own_question():
+def test_training_pairs_take_the_shipped_questions_whose_item_is_here_and_each_items_own_question():
     from tutor.confidence import fit_questions
 
     in_scope = [row for row in fit_questions() if row["in_scope"]]
     here = in_scope[0]
     elsewhere = next(row for row in in_scope if not set(row["gold"]) & set(here["gold"]))
     items = [_item(gold, f"Q {gold}?", f"A {gold}.") for gold in here["gold"]] + [_item("zz-99", "Unanswered?", None)]
-    pairs = {question: tuning.document(golds[0]) for question, golds in tuning.training_examples(items)}
+    pairs = dict(tuning.training_pairs(items))
     first = here["gold"][0]
     assert pairs[here["q"]] == f"Q {first}?\nA {first}."  # paired with its first answering item
     assert elsewhere["q"] not in pairs  # its item is not in these notes
@@ -35,8 +35,9 @@ def test_training_examples_are_the_shipped_questions_whose_item_is_here_and_each
 
 
 def test_a_hard_negative_is_the_nearest_item_that_does_not_answer_the_question():
-    """Beside its answer, a question is paired with the nearest other item, never another page's answer to
-    the same question (that would teach the model that a right answer is wrong)."""
+    """The tuning experiment's mining (``benchmarks/tuning_cv.py --hard-negatives``, tried, not shipped): beside
+    its answer, a question is paired with the nearest other item, never another page's answer to the same
+    question (that would teach the model that a right answer is wrong)."""
     autograd, autograd_elsewhere = (Item(i, page, "", "What is autograd?", "What is autograd?", f"Records ops {i}.",
                                          "t") for i, page in (("a-1", "a.md"), ("b-1", "b.md")))
     tensor, dropout = _item("a-2", "What is a tensor?", "An array."), _item("a-3", "What is dropout?", "Zeroes.")
@@ -50,8 +51,10 @@ def test_a_hard_negative_is_the_nearest_item_that_does_not_answer_the_question()
             rows = np.array([vectors[t] for t in texts], dtype=np.float32)
             return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
+    from benchmarks.tuning_cv import ModelEmbedder, with_hard_negatives
+
     items = [autograd, autograd_elsewhere, tensor, dropout]
-    triples = tuning.with_hard_negatives(Model(), items, [("how are gradients worked out", [autograd])])
+    triples = with_hard_negatives(ModelEmbedder(Model(), 3), items, [("how are gradients worked out", [autograd])])
     assert triples == [("how are gradients worked out", tuning.document(autograd), tuning.document(tensor))]
 
 
@@ -170,8 +173,7 @@ def test_same_questions_are_judged_with_the_model_as_it_came(fake_config):
     from types import SimpleNamespace
 
     from tutor import Tutor
-    from tutor.models import BatchingEmbedder, HashEmbedder
-    from tutor.tuning import untuned_of
+    from tutor.models import BatchingEmbedder, HashEmbedder, untuned_of
 
     plain = HashEmbedder()
     asked = []

@@ -32,9 +32,8 @@ import numpy as np
 from tutor.corpus import MAX_PAGE_BYTES, corpus_hash, load_library
 from tutor.errors import IndexMismatch, TutorError
 from tutor.items import Item
-from tutor.models import Embedder
+from tutor.models import Embedder, untuned_of
 from tutor.passages import build_passages
-from tutor.tuning import untuned_of
 
 log = logging.getLogger(__name__)
 

@@ -459,6 +459,19 @@ class _Request:
     error: BaseException | None = None
 
 
+def untuned_of(embedder: Embedder) -> Embedder | None:
+    """The model as it came, for a tuned embedder (``tutor.tuning.TunedEmbedder``, through any wrappers); None
+    for any other.
+
+    Tuning teaches each item's question to sit by its own answer, which also pulls apart two pages' wordings
+    of one question: whether they ask the same question is judged with the model as it came."""
+    while embedder is not None:
+        if getattr(embedder, "untuned", None) is not None:
+            return embedder.untuned()
+        embedder = getattr(embedder, "inner", None)
+    return None
+
+
 class BatchingEmbedder:
     """One model shared by many threads: concurrent calls are queued and embedded together by one worker
     thread. The model is never entered twice at once (Hugging Face fast tokenizers are not re-entrant),

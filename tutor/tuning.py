@@ -14,7 +14,7 @@ often (docs/PERFORMANCE.md).
 
 Cross-validated by item on the blind dev questions (``benchmarks/tuning_cv.py``), it raised hit@1 of the
 ranked retrieval from 0.768 to 0.807, and of dense retrieval alone from 0.680 to 0.724, ahead or level in every
-fold. Mined hard negatives (``with_hard_negatives``; ``tuning_cv.py --hard-negatives``) gained
+fold. Mined hard negatives (``tuning_cv.py --hard-negatives``) gained
 more there (0.816 ranked, 0.772 dense) but not on the test split, doubled the tuning's time and memory, and
 are not used (docs/PERFORMANCE.md).
 
@@ -40,8 +40,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from tutor import models
 from tutor.config import DEFAULT_EMBED_MODEL, Config, default_cache_dir
 
@@ -62,52 +60,26 @@ def document(item) -> str:
     return f"{item.prompt}\n{item.answer}"
 
 
-def training_examples(items) -> list[tuple[str, list]]:
-    """(question, the items of ``items`` that answer it, the one it is paired with first): each shipped in-scope
-    question whose item is here, then each answered item's own question."""
+def training_pairs(items) -> list[tuple[str, str]]:
+    """(question, document) pairs: each shipped in-scope question with the first of its gold items found in
+    ``items``, then each answered item's own question."""
     from tutor.confidence import fit_questions
 
     by_id = {item.id: item for item in items if item.answer}
-    examples = []
+    pairs = []
     for row in fit_questions():
-        golds = [by_id[g] for g in row["gold"] if g in by_id] if row["in_scope"] else []
-        if golds:
-            examples.append((row["q"], golds))
-    examples += [(item.prompt, [item]) for item in by_id.values()]
-    return examples
-
-
-def with_hard_negatives(model, items, examples: list[tuple[str, list]]) -> list[tuple[str, str, str]]:
-    """(question, document, hard negative) triples: beside each example's document, the answered item's
-    document that ``model`` (as it comes) puts nearest the question, among items that do not ask the same
-    question as one of its answers (mined hard negatives, as in dense passage retrieval)."""
-    from tutor.index import group_questions
-
-    answered = [item for item in items if item.answer]
-
-    def encode(texts: list[str]) -> np.ndarray:
-        return model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
-
-    groups = dict(zip((item.id for item in answered),
-                      group_questions(answered, encode([item.prompt for item in answered])), strict=True))
-    documents = [document(item) for item in answered]
-    scores = encode([question for question, _ in examples]) @ encode(documents).T
-    triples = []
-    for row, (question, golds) in enumerate(examples):
-        taken = {groups[gold.id] for gold in golds if gold.id in groups}
-        negative = next((j for j in np.argsort(-scores[row]) if groups[answered[j].id] not in taken), None)
-        if negative is not None:
-            triples.append((question, document(golds[0]), documents[negative]))
-    return triples
+        gold = next((by_id[g] for g in row["gold"] if g in by_id), None) if row["in_scope"] else None
+        if gold is not None:
+            pairs.append((row["q"], document(gold)))
+    pairs += [(item.prompt, document(item)) for item in by_id.values()]
+    return pairs
 
 
 def bundled_pairs() -> list[tuple[str, str]]:
     """The training pairs over the bundled pages (the same for every user, whatever their own notes)."""
     from tutor.corpus import load_library
 
-    examples = training_examples(load_library(Config().corpus_dir).items)
-    return [(question, document(golds[0])) for question, golds in examples]
+    return training_pairs(load_library(Config().corpus_dir).items)
 
 
 def bundled_data_sha256() -> str:
@@ -233,15 +205,3 @@ class TunedEmbedder(models.SentenceEmbedder):
         self._use(models.sentence_transformer(str(folder), self.device, name_or_path),
                   f"{name_or_path}{SUFFIX}", tuned_weights(folder))
         self.untuned = functools.partial(models.SentenceEmbedder, name_or_path, device, cache_dir)
-
-
-def untuned_of(embedder) -> models.Embedder | None:
-    """The model as it came, for a tuned embedder (through any wrappers); None for any other.
-
-    Tuning teaches each item's question to sit by its own answer, which also pulls apart two pages' wordings
-    of one question: whether they ask the same question is judged with the model as it came."""
-    while embedder is not None:
-        if getattr(embedder, "untuned", None) is not None:
-            return embedder.untuned()
-        embedder = getattr(embedder, "inner", None)
-    return None

@@ -9,6 +9,11 @@ parsed items, never the code, and were not told which cases the code finds hard.
 * follow-ups go with the split of their first gold item; out-of-scope questions alternate within their
   category.
 
+A second round, ``blind/dev_more/``, was written later by other helper sessions for the dev items only (five
+registers per item, follow-ups whose first gold item is a dev item, out-of-scope questions): it joins the dev
+split as ``"part": "more"``, and the split of the first round is computed without it, so the test split is
+unchanged.
+
 It writes ``benchmarks/data/retrieval_blind.json`` and the confidence decision's fit data,
 ``tutor/data/confidence_questions.jsonl``: the dev split plus the older ``retrieval_dev.json``.
 
@@ -24,10 +29,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "benchmarks" / "data" / "blind"
+MORE = "dev_more"  # the second round, dev items only
 
 
 def _lines(name: str) -> list[dict]:
     return [json.loads(line) for line in (RAW / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _more(splits: dict[str, str]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The second round's cases, all dev; a case on a test item is an error, not a silent move."""
+    in_scope, follow_ups, out_of_scope = [], _lines(f"{MORE}/followups.jsonl"), _lines(f"{MORE}/out_of_scope.jsonl")
+    for name in sorted(p.name for p in (RAW / MORE).glob("inscope_*.jsonl")):
+        in_scope += _lines(f"{MORE}/{name}")
+    for case, item in [(c, c["item"]) for c in in_scope] + [(c, c["gold"][0]) for c in follow_ups]:
+        if splits.get(item) != "dev":
+            raise SystemExit(f"{MORE}: {case['q']!r} is on item {item}, which is not in the dev split")
+    for case in in_scope + follow_ups + out_of_scope:
+        case.update(split="dev", part="more")
+    return in_scope, follow_ups, out_of_scope
 
 
 def _key(text: str) -> str:
@@ -66,7 +85,7 @@ def item_splits(in_scope: list[dict]) -> dict[str, str]:
 
 def main() -> None:
     in_scope, follow_ups = [], _lines("followups.jsonl")
-    for name in sorted(p.name for p in RAW.glob("inscope_*.jsonl")):
+    for name in sorted(p.name for p in RAW.glob("inscope_*.jsonl")):  # the first round only
         in_scope += _lines(name)
     out_of_scope = _lines("out_of_scope.jsonl")
     splits = item_splits(in_scope)
@@ -81,6 +100,8 @@ def main() -> None:
     for cases in by_category.values():
         for n, case in enumerate(sorted(cases, key=lambda c: _key(c["q"]))):
             case["split"] = ("dev", "test")[n % 2]
+    for cases, more in zip((in_scope, follow_ups, out_of_scope), _more(splits), strict=True):
+        cases += more
     blind = {
         "about": "Blind set written apart from the code (benchmarks/data/blind/), split by item by "
                  "benchmarks/split_eval.py. Tune on dev only; report test.",
@@ -97,7 +118,8 @@ def main() -> None:
     target.write_text("".join(json.dumps(row) + "\n" for row in fit), encoding="utf-8")
     for name, cases in (("in-scope", in_scope), ("follow-ups", follow_ups), ("out-of-scope", out_of_scope)):
         count = collections.Counter(c["split"] for c in cases)
-        print(f"{name:>13}: dev {count['dev']}, test {count['test']}")
+        more = sum(c.get("part") == "more" for c in cases)
+        print(f"{name:>13}: dev {count['dev']} ({more} of them from {MORE}), test {count['test']}")
     print(f"confidence fit data: {len(fit)} questions -> {target.relative_to(ROOT)}")
 
 

@@ -8,6 +8,10 @@ fits its ranker and confidence decision on the same questions.
 
     python benchmarks/tuning_cv.py --pairs both            # dev questions + the notes' own pairs
     python benchmarks/tuning_cv.py --pairs dev --epochs 2
+    python benchmarks/tuning_cv.py --more                  # + the second round's questions on the tuning folds
+
+Held-out figures are on the first round's dev questions (comparable between runs), then on the second
+round's questions about the held-out items.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--hard-negatives", action="store_true",
                         help="beside each pair, the other item the model as it comes puts nearest the question")
+    parser.add_argument("--more", action="store_true",
+                        help="tune on the second round of dev questions too (blind/dev_more/)")
     args = parser.parse_args()
 
     tutor = Tutor.load(Config.from_env(embed_tuning=False))
@@ -94,12 +100,15 @@ def main() -> None:
     texts = [p.text for p in build_passages(items)]
 
     blind = json.loads((DATA / "retrieval_blind.json").read_text())
-    dev = [c for c in blind["in_scope"] if c["split"] == "dev"]
+    dev = [c for c in blind["in_scope"] if c["split"] == "dev" and c.get("part") is None]
+    more = [c for c in blind["in_scope"] if c["split"] == "dev" and c.get("part") == "more"]
     item_ids = sorted({c["item"] for c in dev})
     random.Random(0).shuffle(item_ids)
     notes_examples = [(item.prompt, [item]) for item in items if item.answer]
     totals: dict[str, list[list[bool]]] = {}
-    print(f"tuning on: {args.pairs}, {args.epochs} epoch(s), hard negatives: {args.hard_negatives}; "
+    totals_more: dict[str, list[list[bool]]] = {}
+    print(f"tuning on: {args.pairs}, {args.epochs} epoch(s), hard negatives: {args.hard_negatives}, "
+          f"second round: {args.more}; "
           f"model {tutor.embedder.name}\n")
     print("| fold | held-out questions | pairs | tuning s | " + " | ".join(
         f"{n} base → tuned" for n in ("dense", "first stage", "ranked")) + " |")
@@ -109,7 +118,8 @@ def main() -> None:
         cases = [c for c in dev if c["item"] in held]
         examples = []
         if args.pairs in ("dev", "both"):
-            examples += [(c["q"], [items[position[g]] for g in c["gold"]]) for c in dev if c["item"] not in held]
+            tuned_on = dev + more if args.more else dev
+            examples += [(c["q"], [items[position[g]] for g in c["gold"]]) for c in tuned_on if c["item"] not in held]
         if args.pairs in ("notes", "both"):
             examples += notes_examples
         started = time.perf_counter()
@@ -125,8 +135,16 @@ def main() -> None:
             totals[name][1] += after[name]
             cells.append(f"{np.mean(before[name]):.3f} → {np.mean(after[name]):.3f}")
         print(f"| {fold} | {len(cases)} | {len(pairs)} | {seconds:.0f} | " + " | ".join(cells) + " |", flush=True)
+        held_more = [c for c in more if c["item"] in held]
+        if held_more:
+            for total, embedder in ((0, base), (1, tuned)):
+                for name, found in hits_at_1(tutor, embedder, texts, held_more).items():
+                    totals_more.setdefault(name, [[], []])[total].extend(found)
     print("| all | " + str(len(dev)) + " | | | " + " | ".join(
         f"**{np.mean(a):.3f} → {np.mean(b):.3f}**" for a, b in totals.values()) + " |")
+    if totals_more:
+        print(f"| second round, held out | {len(totals_more['dense'][0])} | | | " + " | ".join(
+            f"{np.mean(a):.3f} → {np.mean(b):.3f}" for a, b in totals_more.values()) + " |")
 
 
 if __name__ == "__main__":

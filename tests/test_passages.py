@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tutor.items import Item
 from tutor.passages import ANSWER, PART, QUESTION, answer_parts, item_passages
 
@@ -46,3 +48,12 @@ def test_item_passages_are_question_whole_answer_and_parts():
     one_sentence = item_passages(0, _item("A tensor is an n-dimensional array of numbers."))
     assert [p.kind for p in one_sentence] == [QUESTION, ANSWER]  # one part would repeat the answer
     assert [p.kind for p in item_passages(0, _item(None))] == [QUESTION]
+
+
+def test_other_phrasings_are_more_question_passages_of_an_answered_item_only():
+    asked = ("which layers come up most", "main nn layers")
+    item = replace(_item(LAYERS), phrasings=asked)
+    passages = item_passages(3, item)
+    assert [p.text for p in passages[:3]] == ["Key layers", *asked]
+    assert all(p.kind == QUESTION and p.item == 3 for p in passages[:3])
+    assert [p.kind for p in item_passages(0, replace(_item(None), phrasings=asked))] == [QUESTION]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -179,3 +180,32 @@ def test_page_titles_from_pages_toml_then_headings_then_file_names(corpus_copy, 
     assert titles["essay.txt"] == "essay"  # the file name
     assert titles["004_5a5c71b225f530c2.txt"] == "PyTorch Basics For AI Interviews"  # corpus/pages.toml
     assert "pages.toml" not in titles
+
+
+def test_phrasings_toml_gives_items_other_ways_to_be_asked_and_a_broken_one_changes_nothing(corpus_copy, caplog):
+    before = load_library(corpus_copy)
+    (corpus_copy / "phrasings.toml").unlink(missing_ok=True)
+    plain = load_library(corpus_copy)
+    item = next(i for i in plain.items if i.source.startswith("001_") and i.answer)
+    (corpus_copy / "phrasings.toml").write_text(
+        f'[{json.dumps(item.source)}]\n{json.dumps(item.prompt)} = ["first way to ask", "second way"]\n'
+        '["no-such-page.txt"]\n"Anything?" = ["ignored"]\n', encoding="utf-8")
+    listed = load_library(corpus_copy)
+    assert next(i for i in listed.items if i.id == item.id).phrasings == ("first way to ask", "second way")
+    assert sum(bool(i.phrasings) for i in listed.items) == 1
+    assert "phrasings.toml" not in {p.name for p in listed.pages}  # not read as a page
+    assert listed.sha256 != plain.sha256  # the index is rebuilt when it changes
+    (corpus_copy / "phrasings.toml").write_text("[unclosed", encoding="utf-8")
+    broken = load_library(corpus_copy)
+    assert not any(i.phrasings for i in broken.items) and "phrasings.toml is not valid TOML" in caplog.text
+    assert [i.prompt for i in broken.items] == [i.prompt for i in before.items]
+
+
+def test_every_bundled_phrasing_belongs_to_an_answered_item(corpus_copy):
+    from tutor.corpus import page_phrasings
+
+    items = {(i.source, i.prompt): i for i in load_library(corpus_copy).items}
+    listed = page_phrasings(corpus_copy)
+    assert len(listed) >= 100
+    unmatched = [key for key in listed if key not in items or not items[key].answer]
+    assert not unmatched, f"phrasings.toml names questions the pages no longer ask: {unmatched[:3]}"

@@ -83,41 +83,62 @@ def page_paths(corpus_dir: Path, notes_dir: Path | None = None) -> list[tuple[st
 
 
 TITLES_FILE = "pages.toml"
+PHRASINGS_FILE = "phrasings.toml"
+SIDECARS = (TITLES_FILE, PHRASINGS_FILE)  # files about the pages, not pages
 
 
 def _is_page(path: Path) -> bool:
     return path.is_file() and not path.name.startswith((".", "~")) and path.name.lower() not in ("readme.md",
-                                                                                                 TITLES_FILE)
+                                                                                                 *SIDECARS)
 
 
-def page_titles(*folders: Path | None) -> dict[str, str]:
-    """File name -> title from each folder's ``pages.toml`` (an unreadable one is reported and ignored)."""
+def _sidecar(folders: tuple[Path | None, ...], name: str, instead: str) -> list[dict]:
+    """Each folder's ``name`` TOML file, parsed (an unreadable one is reported and ignored)."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    titles: dict[str, str] = {}
+    tables = []
     for folder in folders:
-        path = folder / TITLES_FILE if folder is not None else None
+        path = folder / name if folder is not None else None
         if path is None or not path.is_file():
             continue
         try:
-            entries = tomllib.loads(path.read_text(encoding="utf-8"))
+            tables.append(tomllib.loads(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            log.warning("%s is not valid TOML (%s); page titles come from the pages themselves", path, exc)
-            continue
+            log.warning("%s is not valid TOML (%s); %s", path, exc, instead)
+    return tables
+
+
+def page_titles(*folders: Path | None) -> dict[str, str]:
+    """File name -> title from each folder's ``pages.toml``."""
+    titles: dict[str, str] = {}
+    for entries in _sidecar(folders, TITLES_FILE, "page titles come from the pages themselves"):
         titles.update({name: str(entry["title"]) for name, entry in entries.items()
                        if isinstance(entry, dict) and entry.get("title")})
     return titles
+
+
+def page_phrasings(*folders: Path | None) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(file name, question) -> other ways to ask it, from each folder's ``phrasings.toml``: a table per
+    page, mapping each question as the tutor shows it to a list of phrasings."""
+    phrasings: dict[tuple[str, str], tuple[str, ...]] = {}
+    for entries in _sidecar(folders, PHRASINGS_FILE, "questions are matched as the pages ask them"):
+        for name, questions in entries.items():
+            if isinstance(questions, dict):
+                phrasings.update({(name, question): tuple(str(q) for q in asked if str(q).strip())
+                                  for question, asked in questions.items() if isinstance(asked, list)})
+    return phrasings
 
 
 def _snapshot(corpus_dir: Path, notes_dir: Path | None, max_page_bytes: int):
     """(folder, path, bytes or a skip message) per page, and the SHA-256 of exactly what was read."""
     digest = hashlib.sha256(f"parser:{PARSER_VERSION}:{max_page_bytes}".encode())
     for folder in (corpus_dir, notes_dir):
-        if folder is not None and (folder / TITLES_FILE).is_file():
-            digest.update((folder / TITLES_FILE).read_bytes())
+        for sidecar in SIDECARS:
+            if folder is not None and (folder / sidecar).is_file():
+                digest.update(sidecar.encode() + (folder / sidecar).read_bytes())
     pages = []
     for folder, path in page_paths(corpus_dir, notes_dir):
         size = path.stat().st_size
@@ -166,6 +187,7 @@ def load_library(corpus_dir: Path, notes_dir: Path | None = None, max_page_bytes
     items: list[Item] = []
     prefixes: set[str] = set()
     titles = page_titles(corpus_dir, notes_dir)
+    phrasings = page_phrasings(corpus_dir, notes_dir)
     for folder, path, page in decoded:
         shape, title, entries = read_entries(page, vocab)
         title = titles.get(path.name) or title or _title_from_name(path.stem)
@@ -173,6 +195,7 @@ def load_library(corpus_dir: Path, notes_dir: Path | None = None, max_page_bytes
         prefix = _unique(path.stem.split("_")[0] if seed else slug(path.stem), prefixes)
         page_items = [_item(f"{prefix}-{n:02d}", path.name, entry, title, general=not seed)
                       for n, entry in enumerate(entries, start=1)]
+        page_items = [replace(item, phrasings=phrasings.get((path.name, item.prompt), ())) for item in page_items]
         warning = None if page_items else "yields no questions or sections"
         if warning is None and page.encoding not in ("utf-8", "ascii"):
             warning = f"read as {page.encoding}"

@@ -27,6 +27,7 @@ class Item:
     topic: str
     question_derived: bool = False
     page: str = ""  # the page's title (``corpus/pages.toml``, its first heading, or its file name)
+    phrasings: tuple[str, ...] = ()  # other ways to ask the question (``corpus/phrasings.toml``)
 
     @property
     def prompt(self) -> str:
@@ -38,7 +39,7 @@ class Item:
 
     @classmethod
     def from_json(cls, data: dict) -> Item:
-        return cls(**data)
+        return cls(**{**data, "phrasings": tuple(data.get("phrasings", ()))})
 
 
 # Ordered: the first topic wins ties, so specific topics come before broad ones.

@@ -1,9 +1,15 @@
-"""The passages embedded for each item: its question, its whole answer, and the answer's parts.
+"""The passages embedded for each item: its question (and the other ways to ask it that the notes list),
+its whole answer, and the answer's parts.
 
 A long answer covers several concepts (a section on key layers explains five of them); one vector for the
 whole answer dilutes each. So the answer is also cut into parts — each sentence or bullet, and each code
 block together with the sentence that introduces it — and an item is scored by its best passages
 (``tutor.retrieval``). A part also tells the reply which lines of a long answer to show first.
+
+A learner rarely asks in the page's words. The bundled pages come with other ways to ask each question
+(``corpus/phrasings.toml``, written by hand apart from the evaluation questions), each embedded as one more
+question passage of its item: document expansion with likely queries, as doc2query (Nogueira et al. 2019)
+does with generated ones.
 
 Every part keeps its character span in the answer, so the reply can quote exactly that text.
 """
@@ -69,10 +75,12 @@ def answer_parts(answer: str) -> list[tuple[int, int]]:
 
 
 def item_passages(position: int, item: Item) -> list[Passage]:
-    """The question, the whole answer and (when there are two or more) the answer's parts of one item."""
+    """The question and its other phrasings, the whole answer and (when there are two or more) the answer's
+    parts of one item."""
     out = [Passage(position, QUESTION, item.prompt)]
     if not item.answer:
         return out
+    out += [Passage(position, QUESTION, asked) for asked in item.phrasings]
     out.append(Passage(position, ANSWER, f"{item.prompt}\n{item.answer}"))
     spans = answer_parts(item.answer)
     if len(spans) > 1:

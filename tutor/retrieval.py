@@ -81,8 +81,9 @@ class Retriever:
         terms = [search_terms(doc) for doc in documents]
         self.bm25 = bm25s.BM25()
         self.bm25.index([t or ["_"] for t in terms], show_progress=False)
-        # Every word the notes use, for spelling repair; every term, for judging coverage.
-        self.words = sorted({w for doc in documents for w in content_words(doc)} |
+        # Every word the notes use (not their listed phrasings, which may hold typos), for spelling repair;
+        # every term, for judging coverage.
+        self.words = sorted({w for i in self.answered for w in content_words(index.items[i].answer)} |
                             {w for item in index.items for w in content_words(item.prompt)})
         self.word_set = frozenset(self.words)
         self.item_terms = {int(i): frozenset(t) for i, t in zip(self.answered, terms, strict=True)}
@@ -103,8 +104,9 @@ class Retriever:
 
     @staticmethod
     def _document(item) -> str:
-        # The question counts twice: it states what the item is about most densely.
-        return f"{item.prompt}\n{item.prompt}\n{item.answer}"
+        # The question counts twice: it states what the item is about most densely. Its other phrasings
+        # bring the words learners use for it (document expansion, as in doc2query).
+        return "\n".join([item.prompt, item.prompt, *item.phrasings, item.answer])
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one retriever per process; cache is bounded
     def correct(self, word: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import statistics
 import sys
@@ -48,6 +49,18 @@ def load_sets(split: str) -> dict[str, dict]:
             "out_of_scope": [{"q": q, "kind": "older", "category": "older"} for q in legacy["out_of_scope"]],
         },
     }
+
+
+def mid_conversation(cases: list[dict], follow_ups: list[dict]) -> list[dict]:
+    """Each case asked in the middle of a conversation about something else: after the history of a follow-up
+    (of the same split) that shares no gold item with it, picked by the question's hash."""
+    out = []
+    for case in cases:
+        others = [f for f in follow_ups if not set(f["gold"]) & set(case.get("gold", ()))]
+        if others:
+            chosen = others[int(hashlib.sha256(case["q"].encode()).hexdigest(), 16) % len(others)]
+            out.append({**case, "history": chosen["history"]})
+    return out
 
 
 def run(tutor: Tutor, cases: list[dict]) -> list[dict]:
@@ -114,6 +127,13 @@ def report(tutor: Tutor, name: str, data: dict, show_misses: bool) -> None:
     print(f"; near misses flagged: {share(near)}" if near else "")
     # What a user gets: an answer, and the right one first (not refused, not wrong).
     print(f"in-scope answered with a right item first: {share([r['confident'] and r['rank'] == 1 for r in questions])}")
+    if data["follow_ups"]:
+        # A question of its own in the middle of a conversation about something else must stand alone.
+        inside = run(tutor, mid_conversation(data["in_scope"], data["follow_ups"]))
+        away = run(tutor, mid_conversation(data["out_of_scope"], data["follow_ups"]))
+        print(f"asked in the middle of an unrelated conversation: in-scope hit@1 {metrics(inside)[0]:.3f}, "
+              f"answered {share([r['confident'] for r in inside])}; out-of-scope flagged "
+              f"{share([not r['confident'] for r in away])}")
     latency = [r["seconds"] for r in questions]
     print(f"ask() latency, {len(latency)} questions: median {statistics.median(latency) * 1000:.1f} ms")
     if show_misses:

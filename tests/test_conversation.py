@@ -1,33 +1,52 @@
-"""Follow-up choice by evidence (fast: no model)."""
+"""Follow-up choice by a fitted model over evidence (fast: no embedding model)."""
 
 from __future__ import annotations
 
-from tutor.conversation import LEAN_MARGIN, Reading, choose, expand_with, names_a_subject, user_turns, with_aspect
+from tutor.conversation import (
+    FEATURES,
+    FOLLOW_UP_MODEL,
+    Cues,
+    Reading,
+    expand_with,
+    features,
+    user_turns,
+    with_aspect,
+)
 from tutor.retrieval import Scored
 
-
-def _reading(probability: float, expanded: bool) -> Reading:
-    return Reading("q", [], None, probability, expanded)
+UNSEEN = 5.0  # the IDF of a word the notes never use
 
 
-def test_an_uncovered_question_leans_only_when_the_conversation_clearly_helps():
-    alone = _reading(0.3, False)
-    assert choose(alone, _reading(0.3 + LEAN_MARGIN + 0.01, True), has_subject=True).expanded
-    assert not choose(alone, _reading(0.3 + LEAN_MARGIN / 2, True), has_subject=True).expanded
+def _reading(probability: float, expanded: bool, top: int = 1) -> Reading:
+    return Reading("q", [Scored(top, 1.0, 0.8, 0.5)], None, probability, expanded)
 
 
-def test_a_covered_question_with_its_own_subject_stands_alone():
-    assert not choose(_reading(0.8, False), _reading(0.99, True), has_subject=True).expanded
+def _cues(question: str, words: list[tuple[str, float]], context: set[str] = frozenset()) -> Cues:
+    return Cues.of(question, [(w, idf, frozenset([w])) for w, idf in words], UNSEEN, frozenset(context))
 
 
-def test_a_question_without_a_subject_leans_on_the_conversation():
-    assert choose(_reading(0.9, False), _reading(0.5, True), has_subject=False).expanded
+def test_cues_read_the_subject_the_pointing_back_and_the_words_shared_with_the_conversation():
+    cues = _cues("and for sum pooling, is it faster?", [("sum", 4.0), ("pooling", 2.0), ("faster", 1.0)],
+                 {"pooling", "average"})
+    assert cues.subject == 0.8 and cues.refers_back and cues.shared == round(2.0 / 7.0, 4)
+    plain = _cues("what is a perceptron", [("perceptron", 5.0)])
+    assert plain.subject == 1.0 and not plain.refers_back and plain.shared == 0.0
+    assert len(features(_reading(0.5, False), _reading(0.5, True), cues)) == len(FEATURES)
 
 
-def test_subject_means_a_word_specific_to_few_items():
-    unseen = 5.0
-    assert names_a_subject([("conv3d", 4.8, frozenset())], unseen)
-    assert not names_a_subject([("arguments", 1.2, frozenset()), ("take", 1.0, frozenset())], unseen)
+def test_a_short_question_without_a_subject_leans_on_the_conversation():
+    cues = _cues("what arguments does it take?", [("arguments", 1.2), ("take", 1.0)], {"conv2d"})
+    assert FOLLOW_UP_MODEL.choose(_reading(0.4, False, top=7), _reading(0.9, True), cues).expanded
+
+
+def test_a_new_question_of_its_own_stands_alone_even_when_the_old_subject_looks_covered():
+    # "what is FSDP?" after a question on DDP: read with DDP it looks covered; alone it is not.
+    cues = _cues("how does fully sharded data parallel shard the optimizer state", [
+        ("fully", 3.0), ("sharded", 5.0), ("data", 1.5), ("parallel", 3.5), ("shard", 5.0), ("optimizer", 2.0),
+        ("state", 2.5)], {"distributeddataparallel", "parallel"})
+    assert not FOLLOW_UP_MODEL.choose(_reading(0.1, False, top=7), _reading(0.95, True), cues).expanded
+    covered = _cues("what is a perceptron?", [("perceptron", 5.0)])
+    assert not FOLLOW_UP_MODEL.choose(_reading(0.9, False), _reading(0.9, True), covered).expanded
 
 
 def test_expansion_puts_the_subject_first_without_repeating_it():

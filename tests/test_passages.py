@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
 
 from tutor.items import Item
 from tutor.passages import ANSWER, PART, QUESTION, answer_parts, item_passages
+from tutor.retrieval import SECOND_PASSAGE_SHARE, Retriever
 
 LAYERS = """Common building blocks in torch.nn:
 - nn.Linear: Fully connected (dense) layer.
@@ -57,3 +61,15 @@ def test_other_phrasings_are_more_question_passages_of_an_answered_item_only():
     assert [p.text for p in passages[:3]] == ["Key layers", *asked]
     assert all(p.kind == QUESTION and p.item == 3 for p in passages[:3])
     assert [p.kind for p in item_passages(0, replace(_item(None), phrasings=asked))] == [QUESTION]
+
+
+def test_an_item_scores_its_best_passage_and_a_share_of_its_second_and_quotes_its_best_answer_passage():
+    # Item 0: its question, a phrasing of it, a part of its answer; item 1: its question, its whole answer.
+    index = SimpleNamespace(rows=np.array([0, 0, 0, 1, 1]), spans=np.array(
+        [[QUESTION, 0, 0], [QUESTION, 0, 0], [PART, 0, 9], [QUESTION, 0, 0], [ANSWER, 0, 0]]))
+    retriever = SimpleNamespace(index=index, answered=np.array([0, 1]), slot=np.array([0, 1]))
+    hits = np.array([1, 3, 2, 0, 4])  # best first
+    scores, rows, kinds = Retriever._per_item(retriever, np.array([0.9, 0.8, 0.7, 0.6, 0.5], np.float32), hits)
+    assert np.allclose(scores, [0.9 + SECOND_PASSAGE_SHARE * 0.7, 0.8 + SECOND_PASSAGE_SHARE * 0.5])
+    assert rows.tolist() == [2, 4]  # the part, the whole answer: never a way of asking
+    assert np.allclose(kinds, [[0.9, 0.8], [0.0, 0.5], [0.7, 0.0]])

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tutor.passages import PART
+from tutor.passages import PART, QUESTION
 from tutor.ranking import CANDIDATES, Ranker
 from tutor.terms import expand, search_terms, word_terms
 from tutor.text import STOPWORDS, content_words
@@ -53,7 +53,8 @@ _QUERY_SENTENCE = re.compile(r"(?<=[.?!;])\s+|\s+(?=but |so |and then )")
 
 @dataclass(frozen=True)
 class Scored:
-    """One item's retrieval evidence for a query; ``passage`` is its best passage row in the index."""
+    """One item's retrieval evidence for a query; ``passage`` is the row of its best answer passage (the whole
+    answer or a part of it) in the index."""
 
     position: int
     score: float
@@ -176,7 +177,7 @@ class Retriever:
 
     def _first_stage(self, text: str, vectors: np.ndarray | None):
         """Per answered item: the hybrid score, the dense and lexical scores, each passage kind's best cosine
-        (3 x items) and the best passage's row."""
+        (3 x items) and the best answer passage's row."""
         query = self.query_text(text)
         if vectors is None:
             vectors = self.embedder.embed(self.query_texts(text))
@@ -221,7 +222,7 @@ class Retriever:
 
     def _dense_many(self, vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each of ``vectors`` (searched in one batch), per answered item: its best passage cosine plus
-        ``SECOND_PASSAGE_SHARE`` of its second best, the best passage's row, and each passage kind's best
+        ``SECOND_PASSAGE_SHARE`` of its second best, its best answer passage's row, and each passage kind's best
         cosine (question, answer, part: 3 x items; 0 where none was found)."""
         faiss_index = self.index.faiss_index
         k = min(DENSE_CANDIDATES, faiss_index.ntotal)
@@ -236,9 +237,13 @@ class Retriever:
         slots, scores, ids = slots[kept], scores[kept], ids[kept]
         n = len(self.answered)
         best, second = np.zeros(n, np.float32), np.zeros(n, np.float32)
-        best_rows = np.full(n, -1, dtype=np.int64)
         items, first = np.unique(slots, return_index=True)  # the index of each item's first (best) hit
-        best[items], best_rows[items] = scores[first], ids[first]
+        best[items] = scores[first]
+        # The passage a reply quotes: the best of the item's answer passages (never a way of asking it).
+        best_rows = np.full(n, -1, dtype=np.int64)
+        told = self.index.spans[ids, 0] != QUESTION
+        told_items, told_first = np.unique(slots[told], return_index=True)
+        best_rows[told_items] = ids[told][told_first]
         later = np.ones(len(slots), dtype=bool)
         later[first] = False
         items, next_hit = np.unique(slots[later], return_index=True)

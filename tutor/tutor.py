@@ -124,22 +124,34 @@ class Tutor:
                      round(reading.probability, 4))
 
     def _read(self, question: str, history: list[dict] | None) -> conversation.Reading:
+        both = self.conversation_readings(question, history)
+        if both is None:
+            return self._readings([question])[0]
+        alone, with_context, cues = both
+        chosen = conversation.FOLLOW_UP_MODEL.choose(alone, with_context, cues)
+        return replace(chosen, ranked=chosen.ranked[:RANKED])
+
+    def conversation_readings(self, question: str, history: list[dict] | None) \
+            -> tuple[conversation.Reading, conversation.Reading, conversation.Cues] | None:
+        """A turn read alone and read with the conversation's subject (its items re-ranked by how well the
+        question alone fits them too, ``conversation.with_aspect``), and the cues of the choice between them
+        (``tutor.conversation``); None when there is no earlier question."""
         turns = conversation.user_turns(history)
         if not turns:
-            return self._readings([question])[0]
+            return None
         previous = turns[-1][: self.config.max_question_chars]
         answered = self._answered_title(previous, tuple(turns[:-1][-3:]))
         expanded = conversation.expand_with(question, previous, answered)
         alone, with_context = self._readings([question, expanded], FOLLOW_UP_RANKED)
+        ranked = conversation.with_aspect(with_context, alone)[:RANKED]
+        evidence = gather_evidence(self.retriever, expanded, ranked, self.index.groups)
+        with_context = replace(with_context, ranked=ranked, evidence=evidence,
+                               probability=self.decision.probability(evidence))
         retriever = self.retriever
-        has_subject = conversation.names_a_subject(
-            retriever.word_weights(retriever.repair_spelling(question)), retriever.unseen_idf)
-        chosen = conversation.choose(alone, with_context, has_subject, self.decision.threshold)
-        if not chosen.expanded:
-            return replace(chosen, ranked=chosen.ranked[:RANKED])
-        ranked = conversation.with_aspect(chosen, alone)[:RANKED]
-        evidence = gather_evidence(retriever, chosen.text, ranked, self.index.groups)
-        return replace(chosen, ranked=ranked, evidence=evidence, probability=self.decision.probability(evidence))
+        context = retriever.word_weights(retriever.repair_spelling(f"{previous} {answered or ''}"))
+        cues = conversation.Cues.of(question, retriever.word_weights(retriever.repair_spelling(question)),
+                                    retriever.unseen_idf, frozenset().union(*(terms for _, _, terms in context)))
+        return alone, with_context, cues
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one tutor per process; cache is bounded
     def _answered_title(self, question: str, earlier: tuple[str, ...]) -> str | None:

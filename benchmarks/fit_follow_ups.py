@@ -61,10 +61,10 @@ def turns(tutor: Tutor, split: str) -> list[dict]:
             aspect, fused = expanded.ranked, expanded.probability
             gold = set(case.get("gold", ()))
 
-            def first(ranked: list) -> bool:
+            def first(ranked: list, gold: set = gold) -> bool:
                 return bool(ranked) and ids[ranked[0].position] in gold
 
-            def rank(ranked: list) -> int:
+            def rank(ranked: list, gold: set = gold) -> int:
                 return next((r for r, s in enumerate(ranked) if ids[s.position] in gold), 99)
 
             confident = (alone.probability >= threshold, fused >= threshold)
@@ -122,7 +122,7 @@ def main() -> None:
     rows = turns(tutor, args.split)
     if args.split == "test":
         shipped = [conversation.FOLLOW_UP_MODEL.probability_of(r["x"]) >= 0.5 for r in rows]
-        print(f"| choice (test split) | " + " | ".join(outcomes(rows, shipped)) + " |")
+        print("| choice (test split) | " + " | ".join(outcomes(rows, shipped)) + " |")
         print("|---|---|---|---|---|---|")
         for name, expand in (("always alone", [False] * len(rows)), ("always expanded", [True] * len(rows)),
                              ("the old rule", [r["old"] for r in rows]), ("shipped model", shipped)):

@@ -36,8 +36,14 @@ def _lines(name: str) -> list[dict]:
     return [json.loads(line) for line in (RAW / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _more(splits: dict[str, str]) -> tuple[list[dict], list[dict], list[dict]]:
-    """The second round's cases, all dev; a case on a test item is an error, not a silent move."""
+def _wording(case: dict) -> str:
+    """A case as asked: a follow-up with its conversation."""
+    return json.dumps([case.get("history", []), case["q"]])
+
+
+def _more(splits: dict[str, str], test_questions: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The second round's cases, all dev; a case on a test item, or worded as a test question, is an error,
+    not a silent move."""
     in_scope, follow_ups, out_of_scope = [], _lines(f"{MORE}/followups.jsonl"), _lines(f"{MORE}/out_of_scope.jsonl")
     for name in sorted(p.name for p in (RAW / MORE).glob("inscope_*.jsonl")):
         in_scope += _lines(f"{MORE}/{name}")
@@ -45,6 +51,8 @@ def _more(splits: dict[str, str]) -> tuple[list[dict], list[dict], list[dict]]:
         if splits.get(item) != "dev":
             raise SystemExit(f"{MORE}: {case['q']!r} is on item {item}, which is not in the dev split")
     for case in in_scope + follow_ups + out_of_scope:
+        if _wording(case) in test_questions:
+            raise SystemExit(f"{MORE}: {case['q']!r} is also a test question")
         case.update(split="dev", part="more")
     return in_scope, follow_ups, out_of_scope
 
@@ -100,7 +108,8 @@ def main() -> None:
     for cases in by_category.values():
         for n, case in enumerate(sorted(cases, key=lambda c: _key(c["q"]))):
             case["split"] = ("dev", "test")[n % 2]
-    for cases, more in zip((in_scope, follow_ups, out_of_scope), _more(splits), strict=True):
+    tests = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "test"}
+    for cases, more in zip((in_scope, follow_ups, out_of_scope), _more(splits, tests), strict=True):
         cases += more
     blind = {
         "about": "Blind set written apart from the code (benchmarks/data/blind/), split by item by "

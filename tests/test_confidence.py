@@ -47,3 +47,22 @@ def test_the_shipped_fit_questions_are_dev_only_and_of_both_kinds():
     blind = json.loads((Path(__file__).parent.parent / "benchmarks/data/retrieval_blind.json").read_text())
     test_questions = {c["q"] for key in ("in_scope", "out_of_scope") for c in blind[key] if c["split"] == "test"}
     assert not test_questions & {r["q"] for r in rows}
+
+
+def test_out_of_scope_fit_questions_that_the_users_notes_answer_are_not_fitted_as_out_of_scope(fake_config, tmp_path):
+    from dataclasses import replace
+
+    from tests.conftest import HashEmbedder
+    from tutor import Tutor
+
+    outside = [r["q"] for r in fit_questions() if not r["in_scope"]][:6]
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "my_notes.md").write_text("# My notes\n\n" + "".join(
+        f"## {q}\n\nMy own answer to this, written down after reading the docs about it.\n\n" for q in outside),
+        encoding="utf-8")
+    plain = Tutor.load(fake_config, embedder=HashEmbedder()).decision.fitted_on
+    mine = Tutor.load(replace(fake_config, index_dir=tmp_path / "notes-index", notes_dir=notes),
+                      embedder=HashEmbedder()).decision.fitted_on
+    assert mine["in_scope"] == plain["in_scope"]
+    assert mine["out_of_scope"] <= plain["out_of_scope"] - len(outside) // 2

@@ -68,8 +68,9 @@ def test_an_item_scores_its_best_passage_and_a_share_of_its_second_and_quotes_it
     index = SimpleNamespace(rows=np.array([0, 0, 0, 1, 1]), spans=np.array(
         [[QUESTION, 0, 0], [QUESTION, 0, 0], [PART, 0, 9], [QUESTION, 0, 0], [ANSWER, 0, 0]]))
     retriever = SimpleNamespace(index=index, answered=np.array([0, 1]), slot=np.array([0, 1]))
-    hits = np.array([1, 3, 2, 0, 4])  # best first
-    scores, rows, kinds = Retriever._per_item(retriever, np.array([0.9, 0.8, 0.7, 0.6, 0.5], np.float32), hits)
+    hits = np.array([1, 3, 0, 2, 4])  # best first
+    scores, rows, kinds = Retriever._per_item(retriever, np.array([0.9, 0.8, 0.75, 0.7, 0.5], np.float32), hits)
+    # Item 0's two ways of asking are one passage: its second best is its part, not its own question.
     assert np.allclose(scores, [0.9 + SECOND_PASSAGE_SHARE * 0.7, 0.8 + SECOND_PASSAGE_SHARE * 0.5])
     assert rows.tolist() == [2, 4]  # the part, the whole answer: never a way of asking
     assert np.allclose(kinds, [[0.9, 0.8], [0.0, 0.5], [0.7, 0.0]])

@@ -176,9 +176,16 @@ def fit_for_index(index, embedder, bundled_notes: bool = True) -> Decision:
         return BUNDLED_DECISION
     retriever = Retriever(index, embedder)
     questions = [row["q"] for row in rows]
-    evidence = [gather_evidence(retriever, question, ranked, index.groups)
-                for question, ranked in zip(questions, retriever.search_many(questions, k=10), strict=True)]
-    decision = fit(evidence, labels)
+    found = retriever.search_many(questions, k=10)
+    # An out-of-scope question is out of the bundled pages' scope; a user's own notes may answer it ("what
+    # does torch.compile do?"), and then its label is unknown: it is left out when a page of the notes, not
+    # a bundled one, answers it best.
+    named = {gold for row in fit_questions() for gold in row["gold"]}
+    bundled = {item.source for item in index.items if item.id in named}
+    kept = [n for n, (row, ranked) in enumerate(zip(rows, found, strict=True))
+            if row["in_scope"] or not ranked or index.items[ranked[0].position].source in bundled]
+    evidence = [gather_evidence(retriever, questions[n], found[n], index.groups) for n in kept]
+    decision = fit(evidence, [labels[n] for n in kept])
     return Decision(**{**decision.to_json(), "data_sha256": fit_data_sha256()})
 
 

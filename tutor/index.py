@@ -37,7 +37,7 @@ from tutor.passages import build_passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 11
+FORMAT_VERSION = 14
 # Two pages ask the same question when their question embeddings are at least this close.
 SAME_QUESTION_COSINE = 0.80
 MUTUAL_COSINE = 0.78

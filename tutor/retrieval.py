@@ -2,9 +2,10 @@
 
 Dense similarity finds paraphrases; BM25 over normalised search terms (``tutor.terms``) finds exact names
 such as ``zero_grad`` or ``CTCLoss`` and meets ``mini-batch`` with ``minibatch``. Each item has several
-passages (``tutor.passages``): its question, its whole answer and the answer's parts. An item's dense score
-is its best passage plus a share of its second best, so one sentence deep inside a long answer can carry
-the item, and an item matched twice outranks one matched once by a stray sentence.
+passages (``tutor.passages``): its question (and its other phrasings), its whole answer and the answer's
+parts. An item's dense score is its best passage plus a share of its second best, so one sentence deep inside
+a long answer can carry the item, and an item matched twice outranks one matched once by a stray sentence;
+its ways of asking count as one passage, the best of them.
 
 Taking an item's best passage favours items with many passages: a long answer that touches on many
 concepts (how a CNN works, layer by layer) comes close to many questions it does not answer — a "hub" of
@@ -235,6 +236,13 @@ class Retriever:
         slots = np.where(ids >= 0, self.slot[self.index.rows[np.maximum(ids, 0)]], -1)
         kept = slots >= 0
         slots, scores, ids = slots[kept], scores[kept], ids[kept]
+        # An item's ways of asking are one passage: only the best of them counts (matched by two phrasings
+        # of its question, an item is not matched twice).
+        asked = self.index.spans[ids, 0] == QUESTION
+        repeated = np.zeros(len(slots), dtype=bool)
+        repeated[np.flatnonzero(asked)] = True
+        repeated[np.flatnonzero(asked)[np.unique(slots[asked], return_index=True)[1]]] = False
+        slots, scores, ids = slots[~repeated], scores[~repeated], ids[~repeated]
         n = len(self.answered)
         best, second = np.zeros(n, np.float32), np.zeros(n, np.float32)
         items, first = np.unique(slots, return_index=True)  # the index of each item's first (best) hit

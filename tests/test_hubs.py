@@ -7,6 +7,7 @@ import numpy as np
 
 from tutor.index import IndexData, make_faiss_index
 from tutor.items import Item
+from tutor.passages import PART
 from tutor.retrieval import HUB_SHARE, Retriever, hub_pull
 
 
@@ -28,6 +29,7 @@ def _index(hubs: np.ndarray | None = None) -> tuple[IndexData, np.ndarray]:
     vectors = np.vstack([v for _, v in passages])
     rows = np.asarray([i for i, _ in passages], dtype=np.int32)
     spans = np.zeros((len(rows), 3), dtype=np.int32)
+    spans[4:, 0] = PART  # the overview's three parts
     index = IndexData(items, [0, 1, 2, 3], rows, spans, make_faiss_index(vectors), {"dimension": 4},
                       np.zeros(0, np.int32), np.zeros((0, 4), np.float32), np.zeros((4, 4), np.float32), hubs)
     return index, e

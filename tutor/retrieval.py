@@ -22,6 +22,7 @@ BM25, the share of the question's words it uses — as learnt on data.
 
 from __future__ import annotations
 
+import collections
 import difflib
 import functools
 import logging
@@ -96,6 +97,11 @@ class Retriever:
                 frequency[term] = frequency.get(term, 0) + 1
         n = max(len(self.answered), 1)
         self.idf = {term: float(np.log((n + 1) / (df + 1)) + 1.0) for term, df in frequency.items()}
+        # How specific a word is to the notes themselves, not to the ways of asking listed for them (which
+        # spread a learner's words, "dataloader", over many items): what a follow-up's subject is judged by.
+        own = collections.Counter(term for i in self.answered for term in set(
+            search_terms(f"{index.items[i].prompt}\n{index.items[i].answer}")))
+        self.notes_idf = {term: float(np.log((n + 1) / (df + 1)) + 1.0) for term, df in own.items()}
         self.unseen_idf = float(np.log(n + 1) + 1.0)
         hubs = index.hubs if index.hubs is not None else np.zeros(len(index.items), np.float32)
         self.pull = hubs[self.answered].astype(np.float32)
@@ -131,12 +137,13 @@ class Retriever:
         """What is embedded and matched for a question: spelling repaired, abbreviations expanded."""
         return expand(self.repair_spelling(text))
 
-    def word_weights(self, text: str) -> list[tuple[str, float, frozenset[str]]]:
-        """Each content word of a (repaired) question with its weight (IDF in the notes; a word the notes
-        never use weighs the most) and the terms that stand for it."""
+    def word_weights(self, text: str, idf: dict[str, float] | None = None) -> list[tuple[str, float, frozenset[str]]]:
+        """Each content word of a (repaired) question with its weight (IDF in the notes, or in ``idf``; a word
+        the notes never use weighs the most) and the terms that stand for it."""
+        idf = self.idf if idf is None else idf
         out = []
         for word, terms in word_terms(text):
-            known = [self.idf[t] for t in terms if t in self.idf]
+            known = [idf[t] for t in terms if t in idf]
             out.append((word, min(known) if known else self.unseen_idf, frozenset(terms)))
         return out
 

@@ -149,7 +149,8 @@ class Tutor:
                                probability=self.decision.probability(evidence))
         retriever = self.retriever
         context = retriever.word_weights(retriever.repair_spelling(f"{previous} {answered or ''}"))
-        cues = conversation.Cues.of(question, retriever.word_weights(retriever.repair_spelling(question)),
+        cues = conversation.Cues.of(question, retriever.word_weights(retriever.repair_spelling(question),
+                                                                     retriever.notes_idf),
                                     retriever.unseen_idf, frozenset().union(*(terms for _, _, terms in context)))
         return alone, with_context, cues
 

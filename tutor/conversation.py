@@ -6,11 +6,11 @@ conversation's subject — the previous question and the title of the item the t
 logistic regression over a few cues picks one (``FollowUpModel``):
 
 ============  ============================================================================================
-alone         the confidence decision's probability that the notes cover the question read alone
-expanded      the same for the expanded reading
-subject       the question's most specific word: its IDF over the rarest possible (a word only one item
-              uses scores near 1; "arguments", "code" score low)
-refers_back   the question points back: it, that, this, they, those, the former …
+alone         the confidence decision's probability that the notes cover the question read alone (log-odds)
+expanded      the same for the expanded reading, after its aspect re-ranking (``with_aspect``)
+subject       the question's most specific word: its IDF in the notes' own text over the rarest possible
+              (a word only one item uses scores near 1; "arguments", "take" score low)
+refers_back   the question points back: it, that, this, they, those, one, the former …
 length        the question's words (up to 20), over 20
 same_top      both readings put the same item first
 shared        IDF-weighted share of the question's words that the previous question and the answered title
@@ -24,7 +24,7 @@ asked in the middle of one (the standalone reading, when it alone says "not cove
 subject, "what is FSDP?" after a question on DDP looks covered). A rule cannot weigh these against each
 other; the old one ("a question with a subject of its own stands alone, unless it is not covered and the
 expanded reading is clearly better") answered 64% of the dev out-of-scope questions asked mid-conversation;
-the model, cross-validated by item, 4% — and gets more follow-ups right (0.904 against 0.885).
+the model, cross-validated by item, 4% — and gets more follow-ups right (0.904 against 0.872).
 
 When the expanded reading is taken, its items are re-ranked with a share of the standalone scores
 (``with_aspect``): the expansion finds the subject, the question alone says which aspect of it is asked.

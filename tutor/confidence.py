@@ -180,7 +180,7 @@ def fit_for_index(index, embedder, bundled_notes: bool = True) -> Decision:
     # An out-of-scope question is out of the bundled pages' scope; a user's own notes may answer it ("what
     # does torch.compile do?"), and then its label is unknown: it is left out when a page of the notes, not
     # a bundled one, answers it best.
-    named = {gold for row in fit_questions() for gold in row["gold"]}
+    named = {gold for row in rows for gold in row["gold"]}
     bundled = {item.source for item in index.items if item.id in named}
     kept = [n for n, (row, ranked) in enumerate(zip(rows, found, strict=True))
             if row["in_scope"] or not ranked or index.items[ranked[0].position].source in bundled]

@@ -246,19 +246,17 @@ class Retriever:
         # An item's ways of asking are one passage: only the best of them counts (matched by two phrasings
         # of its question, an item is not matched twice).
         asked = self.index.spans[ids, 0] == QUESTION
-        repeated = np.zeros(len(slots), dtype=bool)
-        repeated[np.flatnonzero(asked)] = True
-        repeated[np.flatnonzero(asked)[np.unique(slots[asked], return_index=True)[1]]] = False
-        slots, scores, ids = slots[~repeated], scores[~repeated], ids[~repeated]
+        kept = ~asked
+        kept[np.flatnonzero(asked)[np.unique(slots[asked], return_index=True)[1]]] = True
+        slots, scores, ids, asked = slots[kept], scores[kept], ids[kept], asked[kept]
         n = len(self.answered)
         best, second = np.zeros(n, np.float32), np.zeros(n, np.float32)
         items, first = np.unique(slots, return_index=True)  # the index of each item's first (best) hit
         best[items] = scores[first]
         # The passage a reply quotes: the best of the item's answer passages (never a way of asking it).
         best_rows = np.full(n, -1, dtype=np.int64)
-        told = self.index.spans[ids, 0] != QUESTION
-        told_items, told_first = np.unique(slots[told], return_index=True)
-        best_rows[told_items] = ids[told][told_first]
+        told_items, told_first = np.unique(slots[~asked], return_index=True)
+        best_rows[told_items] = ids[~asked][told_first]
         later = np.ones(len(slots), dtype=bool)
         later[first] = False
         items, next_hit = np.unique(slots[later], return_index=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "benchmarks" / "data" / "blind"
 MORE = "dev_more"  # the second round, dev items only
+FRESH = "test_fresh"  # the third round, test items only, written after the test split had been run many times
 
 
 def _lines(name: str) -> list[dict]:
@@ -54,6 +55,21 @@ def _more(splits: dict[str, str], test_questions: set[str]) -> tuple[list[dict],
         if _wording(case) in test_questions:
             raise SystemExit(f"{MORE}: {case['q']!r} is also a test question")
         case.update(split="dev", part="more")
+    return in_scope, follow_ups, out_of_scope
+
+
+def _fresh(splits: dict[str, str], dev_questions: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The third round's cases, all test: a case on a dev item, or worded as a dev question, is an error."""
+    in_scope, follow_ups, out_of_scope = [], _lines(f"{FRESH}/followups.jsonl"), _lines(f"{FRESH}/out_of_scope.jsonl")
+    for name in sorted(p.name for p in (RAW / FRESH).glob("inscope_*.jsonl")):
+        in_scope += _lines(f"{FRESH}/{name}")
+    for case, item in [(c, c["item"]) for c in in_scope] + [(c, c["gold"][0]) for c in follow_ups]:
+        if splits.get(item) != "test":
+            raise SystemExit(f"{FRESH}: {case['q']!r} is on item {item}, which is not in the test split")
+    for case in in_scope + follow_ups + out_of_scope:
+        if _wording(case) in dev_questions:
+            raise SystemExit(f"{FRESH}: {case['q']!r} is also a dev question")
+        case.update(split="test", part="fresh")
     return in_scope, follow_ups, out_of_scope
 
 
@@ -111,6 +127,9 @@ def main() -> None:
     tests = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "test"}
     for cases, more in zip((in_scope, follow_ups, out_of_scope), _more(splits, tests), strict=True):
         cases += more
+    devs = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "dev"}
+    for cases, fresh in zip((in_scope, follow_ups, out_of_scope), _fresh(splits, devs), strict=True):
+        cases += fresh
     blind = {
         "about": "Blind set written apart from the code (benchmarks/data/blind/), split by item by "
                  "benchmarks/split_eval.py. Tune on dev only; report test.",
@@ -128,7 +147,9 @@ def main() -> None:
     for name, cases in (("in-scope", in_scope), ("follow-ups", follow_ups), ("out-of-scope", out_of_scope)):
         count = collections.Counter(c["split"] for c in cases)
         more = sum(c.get("part") == "more" for c in cases)
-        print(f"{name:>13}: dev {count['dev']} ({more} of them from {MORE}), test {count['test']}")
+        fresh = sum(c.get("part") == "fresh" for c in cases)
+        print(f"{name:>13}: dev {count['dev']} ({more} of them from {MORE}), test {count['test']} ({fresh} of them "
+              f"from {FRESH})")
     print(f"confidence fit data: {len(fit)} questions -> {target.relative_to(ROOT)}")
 
 

@@ -29,8 +29,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def load_sets(split: str) -> dict[str, dict]:
-    """The blind set's split (on dev, its two rounds apart; on test, the first and the fresh round apart), and the older hand-written set of the same name,
-    in one shape."""
+    """The blind set's split (on dev, its two rounds apart; on test, the first and the fresh round apart), and
+    the older hand-written set of the same name, in one shape."""
     blind = json.loads((DATA / "retrieval_blind.json").read_text())
     legacy = json.loads((DATA / f"retrieval_{split}.json").read_text())
 

@@ -11,13 +11,26 @@ lexical_share   IDF-weighted share of the question's words that the best item co
 coverage        IDF-weighted share of the question's words that the notes use anywhere; a word the notes
                 never use weighs the most, so "FSDP" in a question about sharding pulls it down
 agreement       whether dense and BM25 rankings agree on the best item (1, 1/2, 1/3 … by its BM25 rank)
+known_outside   how much nearer the question is to the nearest shipped out-of-scope question than to the
+                nearest shipped in-scope one (cosine minus cosine): "what does torch.compile do" lies next
+                to a question the notes are known not to cover, however many of its words they use
 ==============  ==========================================================================================
 
-The weights are fitted when the index is built (``fit``), on the development questions shipped in
-``tutor/data/confidence_questions.jsonl`` — in-scope questions with the items that answer them and
+The weights are fitted when the index is built (``fit_for_index``), on the development questions shipped
+in ``tutor/data/confidence_questions.jsonl`` — in-scope questions with the items that answer them and
 out-of-scope ones, near misses among them — and stored in the index manifest with the hash of that file,
 so a query only computes a dot product, and a changed file, feature set or model means a refit. The test
 questions of ``benchmarks/`` are never fitted on.
+
+Two things keep the fit honest about questions it has not seen:
+
+* **Cross-fitting.** ``known_outside`` of a fitted question is measured against the shipped questions of the
+  other folds only (``FOLDS``, dealt by item, so no question is compared with another way of asking its own
+  item or with itself); asked, a question is compared with all of them (``Memory``, stored in the index).
+* **The threshold is chosen out of fold.** Each fold is decided by a model fitted on the others, and the
+  threshold is the highest at which those held-out decisions answer ``ANSWERED_TARGET`` of the in-scope
+  questions (within ``THRESHOLD_RANGE``): a wrongly refused question on the notes' own topic is what a
+  learner notices, and the share of out-of-scope questions flagged is what follows (see docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -31,9 +44,12 @@ from importlib import resources
 
 import numpy as np
 
-CONFIDENCE_VERSION = 3  # bump when the features or the fit change: the index then refits
+CONFIDENCE_VERSION = 4  # bump when the features or the fit change: the index then refits
 FIT_DATA = "data/confidence_questions.jsonl"
 MIN_FIT_QUESTIONS = 20  # of each class; fewer, and the bundled decision is used
+FOLDS = 5
+ANSWERED_TARGET = 0.97  # of held-out in-scope questions answered, at the chosen threshold
+THRESHOLD_RANGE = (0.2, 0.5)
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +62,7 @@ class Evidence:
     lexical_share: float
     coverage: float
     agreement: float
+    known_outside: float = math.nan  # nan: no shipped questions to compare with (pulls neither way)
     unknown_words: tuple[str, ...] = ()
 
     @classmethod
@@ -56,10 +73,37 @@ class Evidence:
         return np.array([getattr(self, name) for name in self.feature_names()], dtype=np.float64)
 
 
-def gather_evidence(retriever, question: str, ranked: list, groups: list[int]) -> Evidence:
-    """The evidence for ``question`` given its ranked items (``tutor.retrieval.Scored``, best first)."""
+@dataclass(frozen=True)
+class Memory:
+    """The shipped questions' vectors and labels, for ``known_outside``."""
+
+    vectors: np.ndarray  # questions x dimension, unit length
+    in_scope: np.ndarray  # bool per question
+
+    def known_outside(self, vector: np.ndarray | None, among: np.ndarray | None = None) -> float:
+        """Nearest out-of-scope cosine less nearest in-scope cosine (``among``: a mask of the questions to
+        compare with); nan without a vector or without questions of both kinds."""
+        if vector is None:
+            return math.nan
+        keep = np.ones(len(self.in_scope), bool) if among is None else among
+        outside, inside = keep & ~self.in_scope, keep & self.in_scope
+        if not outside.any() or not inside.any():
+            return math.nan
+        cosines = self.vectors @ np.asarray(vector, dtype=np.float32).ravel()
+        return float(cosines[outside].max() - cosines[inside].max())
+
+
+def gather_evidence(retriever, question: str, ranked: list, groups: list[int], vector: np.ndarray | None = None,
+                    known_outside: float | None = None) -> Evidence:
+    """The evidence for ``question`` given its ranked items (``tutor.retrieval.Scored``, best first) and its
+    embedding ``vector`` (compared with the retriever's ``Memory``; ``known_outside`` given instead while
+    fitting)."""
+    if known_outside is None:
+        memory = getattr(retriever, "memory", None)
+        known_outside = memory.known_outside(vector) if memory is not None else math.nan
+    known_outside = round(known_outside, 4) if not math.isnan(known_outside) else math.nan
     if not ranked:
-        return Evidence(0.0, 0.0, 0.0, 0.0, 0.0)
+        return Evidence(0.0, 0.0, 0.0, 0.0, 0.0, known_outside)
     best = ranked[0]
     rival = next((s.dense for s in ranked[1:] if groups[s.position] != groups[best.position]), 0.0)
     words = retriever.word_weights(retriever.repair_spelling(question))
@@ -73,7 +117,7 @@ def gather_evidence(retriever, question: str, ranked: list, groups: list[int]) -
     lexical_rank = next(r for r, s in enumerate(lexical_order, start=1) if s.position == best.position)
     agreement = 1.0 / lexical_rank if best.lexical > 0 else 0.0
     return Evidence(round(best.dense, 4), round(best.dense - rival, 4), round(share, 4), round(coverage, 4),
-                    round(agreement, 4), unknown)
+                    round(agreement, 4), known_outside, unknown)
 
 
 @dataclass(frozen=True)
@@ -91,8 +135,10 @@ class Decision:
     fitted_on: dict | None = None
 
     def _pulls(self, evidence: Evidence) -> np.ndarray:
-        """Each feature's contribution to the logit: its standardised value times its weight."""
-        return (evidence.features() - np.asarray(self.mean)) / np.asarray(self.scale) * np.asarray(self.weights)
+        """Each feature's contribution to the logit: its standardised value times its weight; a missing
+        value (nan) pulls neither way."""
+        values = np.where(np.isnan(evidence.features()), self.mean, evidence.features())
+        return (values - np.asarray(self.mean)) / np.asarray(self.scale) * np.asarray(self.weights)
 
     def probability(self, evidence: Evidence) -> float:
         logit = float(self._pulls(evidence).sum() + self.bias)
@@ -140,31 +186,70 @@ def fit_data_sha256() -> str:
     return hashlib.sha256(f"confidence:{CONFIDENCE_VERSION}\0".encode() + data).hexdigest()
 
 
-def fit(evidence: list[Evidence], labels: list[bool], threshold: float = 0.5) -> Decision:
-    """Fit the decision: L2-regularised logistic regression, classes weighted to count equally.
+def _logistic(x: np.ndarray, y: np.ndarray):
+    """L2-regularised logistic regression on standardised ``x``, classes weighted to count equally; returns
+    the model, the mean and the scale."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit((x - mean) / scale, y), mean, scale
+
+
+def fit(evidence: list[Evidence], labels: list[bool], threshold: float = 0.5, folds: list[int] | None = None) \
+        -> Decision:
+    """Fit the decision; with ``folds`` (one per example), the threshold is chosen out of fold (see the module
+    docstring), else it is ``threshold``.
 
     Raises:
         ValueError: fewer than two examples of either class.
     """
-    from sklearn.linear_model import LogisticRegression
-
     y = np.asarray(labels, dtype=bool)
     if y.sum() < 2 or (~y).sum() < 2:
         raise ValueError("The confidence fit needs in-scope and out-of-scope examples.")
     x = np.vstack([e.features() for e in evidence])
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
-    model.fit((x - mean) / scale, y)
+    missing = np.isnan(x)  # a feature not measured (no memory) takes its mean: it pulls neither way
+    x = np.where(missing, [np.nanmean(c) if not m.all() else 0.0 for c, m in zip(x.T, missing.T, strict=True)], x)
+    model, mean, scale = _logistic(x, y)
+    fitted_on = {"in_scope": int(y.sum()), "out_of_scope": int((~y).sum())}
+    if folds is not None:
+        threshold, fitted_on["held_out"] = _held_out_threshold(x, y, np.asarray(folds))
     return Decision(Evidence.feature_names(), tuple(mean.round(6)), tuple(scale.round(6)),
                     tuple(model.coef_[0].round(6)), round(float(model.intercept_[0]), 6), threshold,
-                    fitted_on={"in_scope": int(y.sum()), "out_of_scope": int((~y).sum())})
+                    fitted_on=fitted_on)
 
 
-def fit_for_index(index, embedder, bundled_notes: bool = True) -> Decision:
-    """Fit the decision for a freshly built index: the shipped questions are retrieved exactly as ``ask``
-    retrieves them (``fit_rows``); ``bundled_notes`` False (the ranker's fit found that items with
-    the bundled ids do not answer the shipped questions) means the bundled decision."""
+def _held_out_threshold(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[float, dict]:
+    """The highest threshold (in ``THRESHOLD_RANGE``) at which models fitted without each fold answer
+    ``ANSWERED_TARGET`` of that fold's in-scope questions, pooled over the folds; and the held-out shares
+    answered and flagged at it."""
+    held_out = np.full(len(y), np.nan)
+    for fold in np.unique(folds):
+        train = folds != fold
+        if y[train].all() or not y[train].any():
+            continue
+        model, mean, scale = _logistic(x[train], y[train])
+        held_out[~train] = model.predict_proba((x[~train] - mean) / scale)[:, 1]
+    inside, outside = held_out[y & ~np.isnan(held_out)], held_out[~y & ~np.isnan(held_out)]
+    if not len(inside) or not len(outside):
+        return THRESHOLD_RANGE[1], {}
+    threshold = round(float(np.clip(np.quantile(inside, 1.0 - ANSWERED_TARGET), *THRESHOLD_RANGE)), 4)
+    return threshold, {"answered": round(float((inside >= threshold).mean()), 4),
+                       "flagged": round(float((outside < threshold).mean()), 4)}
+
+
+def fold_of(row: dict) -> int:
+    """The fold of a shipped question: by its first item (all ways of asking one item together), else by its
+    wording."""
+    key = row["gold"][0] if row["in_scope"] and row["gold"] else row["q"]
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % FOLDS
+
+
+def fit_for_index(index, embedder, bundled_notes: bool = True) -> tuple[Decision, Memory | None]:
+    """Fit the decision for a freshly built index, and the memory of shipped questions it compares with:
+    the shipped questions are retrieved exactly as ``ask`` retrieves them (``fit_rows``); ``bundled_notes``
+    False (the ranker's fit found that items with the bundled ids do not answer the shipped questions) means
+    the bundled decision and no memory."""
     from tutor.retrieval import Retriever
 
     rows = fit_rows(index)
@@ -173,10 +258,11 @@ def fit_for_index(index, embedder, bundled_notes: bool = True) -> Decision:
         log.warning("The shipped questions are not about these notes (%d name an item here%s): using the "
                     "confidence decision fitted on the bundled notes with all-MiniLM-L6-v2.", sum(labels),
                     "" if bundled_notes else ", which does not answer them")
-        return BUNDLED_DECISION
+        return BUNDLED_DECISION, None
     retriever = Retriever(index, embedder)
     questions = [row["q"] for row in rows]
-    found = retriever.search_many(questions, k=10)
+    vectors = retriever.embed_many(questions)
+    found = [retriever.search(q, 10, v) for q, v in zip(questions, vectors, strict=True)]
     # An out-of-scope question is out of the bundled pages' scope; a user's own notes may answer it ("what
     # does torch.compile do?"), and then its label is unknown: it is left out when a page of the notes, not
     # a bundled one, answers it best.
@@ -184,15 +270,21 @@ def fit_for_index(index, embedder, bundled_notes: bool = True) -> Decision:
     bundled = {item.source for item in index.items if item.id in named}
     kept = [n for n, (row, ranked) in enumerate(zip(rows, found, strict=True))
             if row["in_scope"] or not ranked or index.items[ranked[0].position].source in bundled]
-    evidence = [gather_evidence(retriever, questions[n], found[n], index.groups) for n in kept]
-    decision = fit(evidence, [labels[n] for n in kept])
-    return Decision(**{**decision.to_json(), "data_sha256": fit_data_sha256()})
+    memory = Memory(np.vstack([vectors[n][0] for n in kept]).astype(np.float32),
+                    np.array([labels[n] for n in kept], dtype=bool))
+    folds = np.array([fold_of(rows[n]) for n in kept])
+    evidence = [gather_evidence(retriever, questions[n], found[n], index.groups,
+                                known_outside=memory.known_outside(vectors[n][0], among=folds != folds[m]))
+                for m, n in enumerate(kept)]
+    decision = fit(evidence, [labels[n] for n in kept], folds=list(folds))
+    return Decision(**{**decision.to_json(), "data_sha256": fit_data_sha256()}), memory
 
 
 # The decision fitted on the bundled notes with all-MiniLM-L6-v2 (the ``confidence`` entry of their index
 # manifest), for notes that the shipped questions do not cover.
 BUNDLED_DECISION = Decision(
-    features=Evidence.feature_names(), mean=(0.738846, 0.124222, 0.468567, 0.747339, 0.720881),
-    scale=(0.264714, 0.188563, 0.352498, 0.255734, 0.347868),
-    weights=(2.501726, -0.134951, 0.169992, 1.013312, 0.057649), bias=1.451418, data_sha256="bundled",
-    fitted_on={"in_scope": 258, "out_of_scope": 80})
+    features=Evidence.feature_names(), mean=(0.785897, 0.172721, 0.557916, 0.827136, 0.81214, -0.125422),
+    scale=(0.268729, 0.188789, 0.324304, 0.231371, 0.30826, 0.221759),
+    weights=(2.8538, 0.325176, 0.62348, 1.18406, 0.036158, -1.915102), bias=2.811641, threshold=0.3756,
+    data_sha256="bundled",
+    fitted_on={"in_scope": 543, "out_of_scope": 189, "held_out": {"answered": 0.9687, "flagged": 0.9312}})

@@ -51,6 +51,7 @@ class Reading:
     evidence: object
     probability: float
     expanded: bool
+    vector: object = None  # the text's embedding (what the confidence evidence compares with the shipped questions)
 
 
 def message_text(message: dict) -> str:

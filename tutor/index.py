@@ -7,6 +7,8 @@ Layout (no pickle anywhere)::
     index/rows-<key>.npy         passage row -> item position
     index/spans-<key>.npy        passage row -> kind (question, answer, part) and the part's span in the answer
     index/items-<key>.jsonl      the parsed items, each with its question group
+    index/memory-<key>.npy       the shipped development questions' vectors, index/memorylabels-<key>.npy
+                                 whether each is in scope (the confidence decision's ``known_outside``)
 
 Data files carry a content key in their names and the manifest is replaced last, atomically: a build
 killed at any point leaves the previous manifest pointing at the previous, intact files.
@@ -37,7 +39,7 @@ from tutor.passages import build_passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 14
+FORMAT_VERSION = 15
 # Two pages ask the same question when their question embeddings are at least this close.
 SAME_QUESTION_COSINE = 0.80
 MUTUAL_COSINE = 0.78
@@ -59,6 +61,7 @@ class IndexData:
     point_vectors: np.ndarray
     answer_vectors: np.ndarray  # one per item (zeros for an unanswered one)
     hubs: np.ndarray | None = None  # per item: how strongly it pulls the notes' other questions (tutor.retrieval)
+    memory: object = None  # the shipped questions the confidence decision compares with (tutor.confidence.Memory)
 
     def vector_cache(self) -> dict[str, np.ndarray]:
         """Text -> vector for every key point and whole answer of the notes, so grading embeds only the
@@ -268,7 +271,8 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     files = {"vectors": f"vectors-{key}.faiss", "rows": f"rows-{key}.npy", "spans": f"spans-{key}.npy",
              "items": f"items-{key}.jsonl",
              "points": f"points-{key}.npy", "point_items": f"pointitems-{key}.npy",
-             "answers": f"answers-{key}.npy", "hubs": f"hubs-{key}.npy"}
+             "answers": f"answers-{key}.npy", "hubs": f"hubs-{key}.npy", "memory": f"memory-{key}.npy",
+             "memory_labels": f"memorylabels-{key}.npy"}
     faiss_index = make_faiss_index(vectors)
     _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
     row_array = np.asarray(rows, dtype=np.int32)
@@ -287,7 +291,12 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
 
     ranker = ranking.fit_for_index(data, embedder)
     manifest["ranker"] = ranker.to_json()  # the confidence fit ranks with it
-    decision = confidence.fit_for_index(data, embedder, bundled_notes=ranker is not ranking.BUNDLED_RANKER)
+    decision, memory = confidence.fit_for_index(data, embedder, bundled_notes=ranker is not ranking.BUNDLED_RANKER)
+    data.memory = memory
+    memory_arrays = (memory.vectors, memory.in_scope) if memory is not None else \
+        (np.zeros((0, embedder.dimension), np.float32), np.zeros(0, bool))
+    for name, array in zip(("memory", "memory_labels"), memory_arrays, strict=True):
+        _atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
     lines = "".join(json.dumps({**item.to_json(), "group": g}) + "\n" for item, g in zip(items, groups, strict=True))
     _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
     manifest.update(
@@ -323,7 +332,8 @@ def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -
 
 def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
     for path in index_dir.iterdir():
-        data_file = re.match(r"(vectors|rows|spans|items|points|pointitems|answers)-[0-9a-f]+\.", path.name)
+        data_file = re.match(r"(vectors|rows|spans|items|points|pointitems|answers|hubs|memory|memorylabels)"
+                             r"-[0-9a-f]+\.", path.name)
         if data_file and path.name not in keep:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -356,6 +366,8 @@ def load_index(index_dir: Path, expected: dict) -> IndexData:
         point_items = np.load(index_dir / files["point_items"], allow_pickle=False)
         answer_vectors = np.load(index_dir / files["answers"], allow_pickle=False)
         hubs = np.load(index_dir / files["hubs"], allow_pickle=False)
+        memory_vectors = np.load(index_dir / files["memory"], allow_pickle=False)
+        memory_labels = np.load(index_dir / files["memory_labels"], allow_pickle=False)
         records = [json.loads(line) for line in (index_dir / files["items"]).read_text("utf-8").splitlines()]
         groups = [record.pop("group") for record in records]
         items = [Item.from_json(record) for record in records]
@@ -363,10 +375,14 @@ def load_index(index_dir: Path, expected: dict) -> IndexData:
         raise IndexMismatch(f"The index files in {index_dir} are damaged ({exc}).") from exc
     if faiss_index.ntotal != manifest["passages"] or len(rows) != manifest["passages"] or len(spans) != len(rows) \
             or len(items) != manifest["items"] or faiss_index.d != manifest["dimension"] \
-            or len(point_vectors) != len(point_items) or len(answer_vectors) != len(items) or len(hubs) != len(items):
+            or len(point_vectors) != len(point_items) or len(answer_vectors) != len(items) or len(hubs) != len(items) \
+            or len(memory_vectors) != len(memory_labels):
         raise IndexMismatch(f"The index files in {index_dir} are truncated or do not match their manifest.")
+    from tutor.confidence import Memory
+
+    memory = Memory(memory_vectors, memory_labels.astype(bool)) if len(memory_labels) else None
     return IndexData(items, groups, rows, spans, faiss_index, manifest, point_items, point_vectors, answer_vectors,
-                     hubs)
+                     hubs, memory)
 
 
 def load_or_build(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, rebuild: bool = False,

@@ -109,6 +109,7 @@ class Retriever:
         if ranker == "index":
             ranker = Ranker.from_json(index.manifest["ranker"]) if "ranker" in index.manifest else None
         self.ranker = ranker  # used in "hybrid" mode only
+        self.memory = index.memory  # the shipped questions, for the confidence evidence (None: not stored)
 
     @staticmethod
     def _document(item) -> str:
@@ -177,7 +178,7 @@ class Retriever:
         """For each question, the first stage's best ``CANDIDATES`` items (positions) and their features
         for the ranker (``tutor.ranking.FEATURES``): what the ranker is fitted on."""
         out = []
-        for text, vectors in zip(texts, self._embed_many(texts), strict=True):
+        for text, vectors in zip(texts, self.embed_many(texts), strict=True):
             fused, dense, lexical, kinds, _ = self._first_stage(text, vectors)
             order = np.argsort(-fused, kind="stable")[:CANDIDATES]
             out.append(([int(p) for p in self.answered[order]], self._features(text, order, dense, lexical, kinds)))
@@ -219,9 +220,9 @@ class Retriever:
 
     def search_many(self, texts: list[str], k: int = 10) -> list[list[Scored]]:
         """``search`` for several questions, their query texts embedded in one batch."""
-        return [self.search(text, k, vectors) for text, vectors in zip(texts, self._embed_many(texts), strict=True)]
+        return [self.search(text, k, vectors) for text, vectors in zip(texts, self.embed_many(texts), strict=True)]
 
-    def _embed_many(self, texts: list[str]) -> list[np.ndarray]:
+    def embed_many(self, texts: list[str]) -> list[np.ndarray]:
         """The embeddings of each question's ``query_texts``, embedded in one batch."""
         queries = [self.query_texts(t) for t in texts]
         vectors = self.embedder.embed([q for group in queries for q in group])

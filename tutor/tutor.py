@@ -144,7 +144,7 @@ class Tutor:
         expanded = conversation.expand_with(question, previous, answered)
         alone, with_context = self._readings([question, expanded], FOLLOW_UP_RANKED)
         ranked = conversation.with_aspect(with_context, alone)[:RANKED]
-        evidence = gather_evidence(self.retriever, expanded, ranked, self.index.groups)
+        evidence = gather_evidence(self.retriever, expanded, ranked, self.index.groups, with_context.vector)
         with_context = replace(with_context, ranked=ranked, evidence=evidence,
                                probability=self.decision.probability(evidence))
         retriever = self.retriever
@@ -164,9 +164,12 @@ class Tutor:
     def _readings(self, texts: list[str], k: int = RANKED) -> list[conversation.Reading]:
         """Retrieve each text (embedded in one batch, ``k`` items each) with its evidence and probability."""
         out = []
-        for n, (text, ranked) in enumerate(zip(texts, self.retriever.search_many(texts, k), strict=True)):
-            evidence = gather_evidence(self.retriever, text, ranked[:RANKED], self.index.groups)  # as fitted
-            out.append(conversation.Reading(text, ranked, evidence, self.decision.probability(evidence), n > 0))
+        for n, (text, vectors) in enumerate(zip(texts, self.retriever.embed_many(texts), strict=True)):
+            ranked = self.retriever.search(text, k, vectors)
+            # As fitted: the evidence of the first RANKED items, the question's own vector for the memory.
+            evidence = gather_evidence(self.retriever, text, ranked[:RANKED], self.index.groups, vectors[0])
+            out.append(conversation.Reading(text, ranked, evidence, self.decision.probability(evidence), n > 0,
+                                            vectors[0]))
         return out
 
     def _hits(self, ranked: list[Scored], k: int) -> list[Hit]:

@@ -9,6 +9,7 @@ fits its ranker and confidence decision on the same questions.
     python benchmarks/tuning_cv.py --pairs both            # dev questions + the notes' own pairs
     python benchmarks/tuning_cv.py --pairs dev --epochs 2
     python benchmarks/tuning_cv.py --more                  # + the second round's questions on the tuning folds
+    python benchmarks/tuning_cv.py --more --phrasings      # + each item's listed ways of asking
 
 Held-out figures are on the first round's dev questions (comparable between runs), then on the second
 round's questions about the held-out items.
@@ -91,6 +92,9 @@ def main() -> None:
                         help="beside each pair, the other item the model as it comes puts nearest the question")
     parser.add_argument("--more", action="store_true",
                         help="tune on the second round of dev questions too (blind/dev_more/)")
+    parser.add_argument("--phrasings", action="store_true",
+                        help="tune on each item's listed ways of asking (corpus/phrasings.toml) too, paired with its "
+                             "document: they are part of the notes, so the held-out items' are tuned on as well")
     args = parser.parse_args()
 
     tutor = Tutor.load(Config.from_env(embed_tuning=False))
@@ -105,10 +109,12 @@ def main() -> None:
     item_ids = sorted({c["item"] for c in dev})
     random.Random(0).shuffle(item_ids)
     notes_examples = [(item.prompt, [item]) for item in items if item.answer]
+    if args.phrasings:
+        notes_examples += [(phrasing, [item]) for item in items if item.answer for phrasing in item.phrasings]
     totals: dict[str, list[list[bool]]] = {}
     totals_more: dict[str, list[list[bool]]] = {}
     print(f"tuning on: {args.pairs}, {args.epochs} epoch(s), hard negatives: {args.hard_negatives}, "
-          f"second round: {args.more}; "
+          f"second round: {args.more}, phrasings: {args.phrasings}; "
           f"model {tutor.embedder.name}\n")
     print("| fold | held-out questions | pairs | tuning s | " + " | ".join(
         f"{n} base → tuned" for n in ("dense", "first stage", "ranked")) + " |")

@@ -104,6 +104,18 @@ def test_out_of_scope_questions_get_an_honest_answer(real_tutor, question):
 
 
 @pytest.mark.slow
+def test_a_question_next_to_a_known_uncovered_one_is_refused_and_a_fresh_own_words_one_answered(real_tutor):
+    # Worded afresh (not among the shipped questions): the first two lie next to shipped out-of-scope questions
+    # that share the notes' words (sharding, compiling a model); the third describes softmax without naming it.
+    for question in ("how does FSDP shard the optimizer state across GPUs",
+                     "explain how torch.compile speeds up a model"):
+        reply = real_tutor.ask(question)
+        assert reply.evidence.known_outside > -0.1 and not reply.confident, (question, reply.probability)
+    reply = real_tutor.ask("what squashes raw class scores into probabilities that sum to one")
+    assert reply.confident and reply.hits[0].id == "001-50" and reply.evidence.known_outside < -0.2
+
+
+@pytest.mark.slow
 def test_most_near_misses_from_other_libraries_are_flagged(real_tutor):
     # Near misses share the notes' words ("gradient", "learning rate"), so the calibrated decision can
     # let a borderline one through; benchmarks/retrieval.py measures the rate on 39 blind ones.

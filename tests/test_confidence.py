@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tutor.confidence import BUNDLED_DECISION, Decision, Evidence, fit, fit_questions
+from tutor.confidence import (
+    ANSWERED_TARGET,
+    BUNDLED_DECISION,
+    THRESHOLD_RANGE,
+    Decision,
+    Evidence,
+    Memory,
+    fit,
+    fit_questions,
+)
 
 
 def _evidence(dense: float, coverage: float) -> Evidence:
@@ -19,6 +28,46 @@ def test_a_fit_separates_close_matches_from_far_ones():
     decision = fit(inside + outside, [True] * 30 + [False] * 30)
     assert decision.confident(_evidence(0.8, 0.95)) and not decision.confident(_evidence(0.3, 0.3))
     assert decision.fitted_on == {"in_scope": 30, "out_of_scope": 30}
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_known_outside_is_how_much_nearer_a_known_uncovered_question_is_than_a_covered_one():
+    memory = Memory(np.vstack([_unit(1, 0, 0), _unit(0, 1, 0), _unit(0, 0, 1)]), np.array([True, False, False]))
+    # Next to the out-of-scope question (0, 1, 0): positive; next to the in-scope one: negative.
+    assert memory.known_outside(_unit(0.1, 1, 0)) == pytest.approx(0.995 - 0.0995, abs=1e-3)
+    assert memory.known_outside(_unit(1, 0.1, 0)) < -0.8
+    # Compared only with the questions of other folds, the nearest out-of-scope one is the third.
+    assert memory.known_outside(_unit(0.1, 1, 0), among=np.array([True, False, True])) == pytest.approx(-0.0995,
+                                                                                                         abs=1e-3)
+    assert np.isnan(memory.known_outside(None))
+    assert np.isnan(memory.known_outside(_unit(1, 0, 0), among=np.array([True, False, False])))  # no uncovered one
+
+
+def test_a_missing_known_outside_pulls_neither_way():
+    measured = Evidence(0.6, 0.1, 0.5, 0.8, 1.0, BUNDLED_DECISION.mean[-1])
+    missing = Evidence(0.6, 0.1, 0.5, 0.8, 1.0)
+    assert np.isnan(missing.known_outside)
+    assert BUNDLED_DECISION.probability(missing) == pytest.approx(BUNDLED_DECISION.probability(measured))
+    nearer_uncovered = Evidence(0.6, 0.1, 0.5, 0.8, 1.0, 0.2)
+    assert BUNDLED_DECISION.probability(nearer_uncovered) < BUNDLED_DECISION.probability(measured)
+
+
+def test_the_threshold_is_chosen_on_held_out_folds_to_answer_the_target_share():
+    rng = np.random.default_rng(1)
+    inside = [_evidence(0.55 + 0.3 * rng.random(), 0.6 + 0.4 * rng.random()) for _ in range(200)]
+    outside = [_evidence(0.3 + 0.3 * rng.random(), 0.3 + 0.5 * rng.random()) for _ in range(100)]
+    labels = [True] * 200 + [False] * 100
+    decision = fit(inside + outside, labels, folds=[n % 5 for n in range(300)])
+    assert THRESHOLD_RANGE[0] <= decision.threshold <= THRESHOLD_RANGE[1]
+    held_out = decision.fitted_on["held_out"]
+    assert held_out["answered"] >= ANSWERED_TARGET - 0.01 and 0.0 < held_out["flagged"] <= 1.0
+    # In sample (the fitted model on its own data), the target share of in-scope questions is answered too.
+    assert np.mean([decision.confident(e) for e in inside]) >= ANSWERED_TARGET - 0.02
+    assert fit(inside + outside, labels).threshold == 0.5  # without folds, the threshold given
 
 
 def test_a_fit_needs_both_classes():

@@ -198,3 +198,16 @@ def test_hub_pulls_are_stored_with_the_index_and_a_damaged_file_rebuilds_it(fake
     (fake_config.index_dir / manifest(fake_config)["files"]["hubs"]).write_bytes(b"")
     tutor = Tutor.load(fake_config, embedder=HashEmbedder())
     assert "Rebuilding" in caplog.text and np.allclose(tutor.index.hubs, pulls)
+
+
+def test_the_shipped_questions_memory_is_stored_with_the_index_and_a_damaged_file_rebuilds_it(
+        fake_tutor, fake_config, caplog):
+    memory = fake_tutor.index.memory
+    assert memory is not None and memory.in_scope.any() and (~memory.in_scope).any()
+    assert len(memory.vectors) == len(memory.in_scope) and memory.vectors.shape[1] == fake_tutor.embedder.dimension
+    assert fake_tutor.retriever.memory is memory  # what ask() compares each question with
+    again = Tutor.load(fake_config, embedder=HashEmbedder()).index.memory
+    assert np.array_equal(again.vectors, memory.vectors) and np.array_equal(again.in_scope, memory.in_scope)
+    (fake_config.index_dir / manifest(fake_config)["files"]["memory"]).write_bytes(b"")
+    tutor = Tutor.load(fake_config, embedder=HashEmbedder())
+    assert "Rebuilding" in caplog.text and np.array_equal(tutor.index.memory.in_scope, memory.in_scope)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import hashlib
 import json
 import statistics
@@ -21,9 +22,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tutor import Tutor  # noqa: E402
+from tutor.confidence import Memory, fit_rows  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 
@@ -46,9 +50,10 @@ def load_sets(split: str) -> dict[str, dict]:
     return {
         **rounds,
         "older": {
-            "in_scope": [{**c, "register": "older"} for c in legacy["in_scope"]],
-            "follow_ups": [{**c, "kind": "older"} for c in legacy["follow_ups"]],
-            "out_of_scope": [{"q": q, "kind": "older", "category": "older"} for q in legacy["out_of_scope"]],
+            "in_scope": [{**c, "register": "older", "split": split} for c in legacy["in_scope"]],
+            "follow_ups": [{**c, "kind": "older", "split": split} for c in legacy["follow_ups"]],
+            "out_of_scope": [{"q": q, "kind": "older", "category": "older", "split": split}
+                             for q in legacy["out_of_scope"]],
         },
     }
 
@@ -65,14 +70,38 @@ def mid_conversation(cases: list[dict], follow_ups: list[dict]) -> list[dict]:
     return out
 
 
+@contextlib.contextmanager
+def memory_without(tutor: Tutor, case: dict):
+    """While a dev case is asked, the confidence decision's memory of shipped questions (``tutor.confidence.
+    Memory``) leaves out the case itself and every shipped question on one of its items: a dev question is
+    then judged as a fresh one would be, not by its own copy (the decision's weights were fitted on it all the
+    same, cross-fitted for this feature)."""
+    memory = tutor.retriever.memory
+    if memory is None or case.get("split") != "dev":
+        yield
+        return
+    rows = fit_rows(tutor.index)
+    if len(rows) != len(memory.in_scope):  # a user's notes answer some shipped questions: rows do not line up
+        yield
+        return
+    gold = set(case.get("gold", ()))
+    keep = np.array([row["q"] != case["q"] and not gold & set(row["gold"]) for row in rows])
+    tutor.retriever.memory = Memory(memory.vectors[keep], memory.in_scope[keep])
+    try:
+        yield
+    finally:
+        tutor.retriever.memory = memory
+
+
 def run(tutor: Tutor, cases: list[dict]) -> list[dict]:
     """Ask each case (with its history) and record the gold item's rank, the decision and the latency."""
     out = []
     for case in cases:
         history = [{"role": "user", "content": h} for h in case.get("history", [])]
-        started = time.perf_counter()
-        reply = tutor.ask(case["q"], history=history or None, k=5)
-        elapsed = time.perf_counter() - started
+        with memory_without(tutor, case):
+            started = time.perf_counter()
+            reply = tutor.ask(case["q"], history=history or None, k=5)
+            elapsed = time.perf_counter() - started
         ids = [hit.id for hit in reply.hits]
         rank = next((r + 1 for r, item_id in enumerate(ids) if item_id in case.get("gold", ())), None)
         out.append({"case": case, "rank": rank, "confident": reply.confident, "seconds": elapsed,

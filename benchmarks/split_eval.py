@@ -42,34 +42,20 @@ def _wording(case: dict) -> str:
     return json.dumps([case.get("history", []), case["q"]])
 
 
-def _more(splits: dict[str, str], test_questions: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
-    """The second round's cases, all dev; a case on a test item, or worded as a test question, is an error,
-    not a silent move."""
-    in_scope, follow_ups, out_of_scope = [], _lines(f"{MORE}/followups.jsonl"), _lines(f"{MORE}/out_of_scope.jsonl")
-    for name in sorted(p.name for p in (RAW / MORE).glob("inscope_*.jsonl")):
-        in_scope += _lines(f"{MORE}/{name}")
+def _later_round(folder: str, split: str, part: str, splits: dict[str, str], other_questions: set[str]) \
+        -> tuple[list[dict], list[dict], list[dict]]:
+    """A later round's cases (``folder``), all of ``split`` and marked ``part``; a case on an item of the other
+    split, or worded as one of its cases (``other_questions``), is an error, not a silent move."""
+    in_scope, follow_ups, out_of_scope = [], _lines(f"{folder}/followups.jsonl"), _lines(f"{folder}/out_of_scope.jsonl")
+    for name in sorted(p.name for p in (RAW / folder).glob("inscope_*.jsonl")):
+        in_scope += _lines(f"{folder}/{name}")
     for case, item in [(c, c["item"]) for c in in_scope] + [(c, c["gold"][0]) for c in follow_ups]:
-        if splits.get(item) != "dev":
-            raise SystemExit(f"{MORE}: {case['q']!r} is on item {item}, which is not in the dev split")
+        if splits.get(item) != split:
+            raise SystemExit(f"{folder}: {case['q']!r} is on item {item}, which is not in the {split} split")
     for case in in_scope + follow_ups + out_of_scope:
-        if _wording(case) in test_questions:
-            raise SystemExit(f"{MORE}: {case['q']!r} is also a test question")
-        case.update(split="dev", part="more")
-    return in_scope, follow_ups, out_of_scope
-
-
-def _fresh(splits: dict[str, str], dev_questions: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
-    """The third round's cases, all test: a case on a dev item, or worded as a dev question, is an error."""
-    in_scope, follow_ups, out_of_scope = [], _lines(f"{FRESH}/followups.jsonl"), _lines(f"{FRESH}/out_of_scope.jsonl")
-    for name in sorted(p.name for p in (RAW / FRESH).glob("inscope_*.jsonl")):
-        in_scope += _lines(f"{FRESH}/{name}")
-    for case, item in [(c, c["item"]) for c in in_scope] + [(c, c["gold"][0]) for c in follow_ups]:
-        if splits.get(item) != "test":
-            raise SystemExit(f"{FRESH}: {case['q']!r} is on item {item}, which is not in the test split")
-    for case in in_scope + follow_ups + out_of_scope:
-        if _wording(case) in dev_questions:
-            raise SystemExit(f"{FRESH}: {case['q']!r} is also a dev question")
-        case.update(split="test", part="fresh")
+        if _wording(case) in other_questions:
+            raise SystemExit(f"{folder}: {case['q']!r} is also a case of the other split")
+        case.update(split=split, part=part)
     return in_scope, follow_ups, out_of_scope
 
 
@@ -125,10 +111,12 @@ def main() -> None:
         for n, case in enumerate(sorted(cases, key=lambda c: _key(c["q"]))):
             case["split"] = ("dev", "test")[n % 2]
     tests = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "test"}
-    for cases, more in zip((in_scope, follow_ups, out_of_scope), _more(splits, tests), strict=True):
+    for cases, more in zip((in_scope, follow_ups, out_of_scope), _later_round(MORE, "dev", "more", splits, tests),
+                           strict=True):
         cases += more
     devs = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "dev"}
-    for cases, fresh in zip((in_scope, follow_ups, out_of_scope), _fresh(splits, devs), strict=True):
+    for cases, fresh in zip((in_scope, follow_ups, out_of_scope),
+                            _later_round(FRESH, "test", "fresh", splits, devs), strict=True):
         cases += fresh
     blind = {
         "about": "Blind set written apart from the code (benchmarks/data/blind/), split by item by "

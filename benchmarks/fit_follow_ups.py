@@ -106,6 +106,12 @@ def outcomes(rows: list[dict], expand: list[bool]) -> dict[str, str]:
     }
 
 
+def alone_when_both_agree(rows: list[dict], expand: list[bool]) -> list[bool]:
+    """A choice with ``FollowUpModel.choose``'s override: alone when both readings put the same item first and
+    the question alone is confident."""
+    return [e and not (bool(r["x"][5]) and r["confident"][0]) for r, e in zip(rows, expand, strict=True)]
+
+
 def fit(rows: list[dict]):
     from sklearn.linear_model import LogisticRegression
 
@@ -126,7 +132,8 @@ def main() -> None:
         print("| choice (test split) | " + " | ".join(outcomes(rows, shipped)) + " |")
         print("|---|---|---|---|---|---|")
         for name, expand in (("always alone", [False] * len(rows)), ("always expanded", [True] * len(rows)),
-                             ("the old rule", [r["old"] for r in rows]), ("shipped model", shipped)):
+                             ("the old rule", [r["old"] for r in rows]),
+                             ("shipped model", alone_when_both_agree(rows, shipped))):
             print(f"| {name} | " + " | ".join(outcomes(rows, expand).values()) + " |")
         return
     groups = sorted({r["group"] for r in rows})
@@ -146,7 +153,9 @@ def main() -> None:
     shipped = [conversation.FOLLOW_UP_MODEL.probability_of(r["x"]) >= 0.5 for r in rows]  # fitted on dev: in sample
     for name, expand in (("always alone", [False] * len(rows)), ("always expanded", [True] * len(rows)),
                          ("the old rule", [r["old"] for r in rows]), ("shipped model (in sample)", shipped),
-                         ("fitted model", predicted)):
+                         ("shipped model, alone when both agree (as shipped)", alone_when_both_agree(rows, shipped)),
+                         ("fitted model", predicted),
+                         ("fitted model, alone when both agree", alone_when_both_agree(rows, predicted))):
         print(f"| {name} | " + " | ".join(outcomes(rows, expand).values()) + " |")
     model = fit(rows)
     weights = tuple(round(float(w), 4) for w in model.coef_[0])

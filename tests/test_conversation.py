@@ -6,6 +6,7 @@ from tutor.conversation import (
     FEATURES,
     FOLLOW_UP_MODEL,
     Cues,
+    FollowUpModel,
     Reading,
     expand_with,
     features,
@@ -47,6 +48,17 @@ def test_a_new_question_of_its_own_stands_alone_even_when_the_old_subject_looks_
     assert not FOLLOW_UP_MODEL.choose(_reading(0.1, False, top=7), _reading(0.95, True), cues).expanded
     covered = _cues("what is a perceptron?", [("perceptron", 5.0)])
     assert not FOLLOW_UP_MODEL.choose(_reading(0.9, False), _reading(0.9, True), covered).expanded
+
+
+def test_a_question_whose_two_readings_agree_and_that_is_covered_alone_stands_alone():
+    # A fit that leaned towards the expanded reading when both are confident would still read it alone.
+    leaning = FollowUpModel(weights=(0.0,) * 7, bias=5.0, fitted_on={})
+    cues = _cues("DataParallel vs DDP", [("dataparallel", 5.0), ("ddp", 5.0)])
+    assert leaning.choose(_reading(0.9, False), _reading(0.9, True), cues).expanded  # without the threshold
+    assert not leaning.choose(_reading(0.9, False), _reading(0.9, True), cues, threshold=0.5).expanded
+    # Not covered alone, or another item first: the model decides.
+    assert leaning.choose(_reading(0.3, False), _reading(0.9, True), cues, threshold=0.5).expanded
+    assert leaning.choose(_reading(0.9, False, top=7), _reading(0.9, True), cues, threshold=0.5).expanded
 
 
 def test_expansion_puts_the_subject_first_without_repeating_it():

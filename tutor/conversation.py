@@ -28,6 +28,11 @@ the model, cross-validated by item, 4% — and gets more follow-ups right (0.904
 
 When the expanded reading is taken, its items are re-ranked with a share of the standalone scores
 (``with_aspect``): the expansion finds the subject, the question alone says which aspect of it is asked.
+
+When both readings put the same item first and the question alone is already confidently covered, the
+conversation changes nothing about the answer: the turn is read alone, whatever the model says ("DataParallel
+vs DDP" in the middle of a talk about freezing layers is its own question). On the dev turns this changes no
+hit and no decision (``fit_follow_ups.py`` prints both); it keeps the reply from claiming a follow-up.
 """
 
 from __future__ import annotations
@@ -124,7 +129,12 @@ class FollowUpModel:
         z = sum(w * v for w, v in zip(self.weights, x, strict=True)) + self.bias
         return 1.0 / (1.0 + math.exp(-z))
 
-    def choose(self, alone: Reading, expanded: Reading, cues: Cues) -> Reading:
+    def choose(self, alone: Reading, expanded: Reading, cues: Cues, threshold: float | None = None) -> Reading:
+        """The reading to answer from; with the decision's ``threshold``, the standalone one whenever both put
+        the same item first and it is confident on its own (see the module docstring)."""
+        same_top = bool(alone.ranked and expanded.ranked and alone.ranked[0].position == expanded.ranked[0].position)
+        if threshold is not None and same_top and alone.probability >= threshold:
+            return alone
         return expanded if self.probability(alone, expanded, cues) >= 0.5 else alone
 
     def explain_weights(self) -> str:

@@ -128,7 +128,7 @@ class Tutor:
         if both is None:
             return self._readings([question])[0]
         alone, with_context, cues = both
-        chosen = conversation.FOLLOW_UP_MODEL.choose(alone, with_context, cues)
+        chosen = conversation.FOLLOW_UP_MODEL.choose(alone, with_context, cues, self.decision.threshold)
         return replace(chosen, ranked=chosen.ranked[:RANKED])
 
     def conversation_readings(self, question: str, history: list[dict] | None) \

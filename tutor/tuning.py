@@ -167,7 +167,7 @@ def tuned_model_dir(load_model: Callable, base_weights: str, cache_dir: Path,
                             "with); refusing it and tuning again.", target)
             pairs = bundled_pairs() if pairs is None else pairs
             log.info("Adapting the embedding model to interview questions (%d pairs; once per model, "
-                     "about 3 minutes on 2 CPU cores)", len(pairs))
+                     "about 5 minutes on 2 CPU cores)", len(pairs))
             staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{target.name}."))
             try:
                 tune(load_model(), pairs).save(str(staging))

@@ -70,6 +70,16 @@ def mid_conversation(cases: list[dict], follow_ups: list[dict]) -> list[dict]:
     return out
 
 
+_ROWS: dict[int, list[dict]] = {}
+
+
+def _shipped_rows(index) -> list[dict]:
+    """``fit_rows`` of an index, read once per index (not once per case)."""
+    if id(index) not in _ROWS:
+        _ROWS[id(index)] = fit_rows(index)
+    return _ROWS[id(index)]
+
+
 @contextlib.contextmanager
 def memory_without(tutor: Tutor, case: dict):
     """While a dev case is asked, the confidence decision's memory of shipped questions (``tutor.confidence.
@@ -80,7 +90,7 @@ def memory_without(tutor: Tutor, case: dict):
     if memory is None or case.get("split") != "dev":
         yield
         return
-    rows = fit_rows(tutor.index)
+    rows = _shipped_rows(tutor.index)
     if len(rows) != len(memory.in_scope):  # a user's notes answer some shipped questions: rows do not line up
         yield
         return

@@ -99,8 +99,7 @@ def gather_evidence(retriever, question: str, ranked: list, groups: list[int], v
     embedding ``vector`` (compared with the retriever's ``Memory``; ``known_outside`` given instead while
     fitting)."""
     if known_outside is None:
-        memory = getattr(retriever, "memory", None)
-        known_outside = memory.known_outside(vector) if memory is not None else math.nan
+        known_outside = retriever.memory.known_outside(vector) if retriever.memory is not None else math.nan
     known_outside = round(known_outside, 4) if not math.isnan(known_outside) else math.nan
     if not ranked:
         return Evidence(0.0, 0.0, 0.0, 0.0, 0.0, known_outside)

@@ -101,11 +101,15 @@ class Cues:
                    round(shared, 4))
 
 
+def _same_top(alone: Reading, expanded: Reading) -> bool:
+    """Both readings put the same item first."""
+    return bool(alone.ranked and expanded.ranked and alone.ranked[0].position == expanded.ranked[0].position)
+
+
 def features(alone: Reading, expanded: Reading, cues: Cues) -> list[float]:
     """The model's inputs, in ``FEATURES`` order."""
-    same_top = bool(alone.ranked and expanded.ranked and alone.ranked[0].position == expanded.ranked[0].position)
     return [_logit(alone.probability), _logit(expanded.probability), cues.subject, float(cues.refers_back),
-            cues.length, float(same_top), cues.shared]
+            cues.length, float(_same_top(alone, expanded)), cues.shared]
 
 
 def _logit(p: float) -> float:
@@ -132,8 +136,7 @@ class FollowUpModel:
     def choose(self, alone: Reading, expanded: Reading, cues: Cues, threshold: float | None = None) -> Reading:
         """The reading to answer from; with the decision's ``threshold``, the standalone one whenever both put
         the same item first and it is confident on its own (see the module docstring)."""
-        same_top = bool(alone.ranked and expanded.ranked and alone.ranked[0].position == expanded.ranked[0].position)
-        if threshold is not None and same_top and alone.probability >= threshold:
+        if threshold is not None and _same_top(alone, expanded) and alone.probability >= threshold:
             return alone
         return expanded if self.probability(alone, expanded, cues) >= 0.5 else alone
 

@@ -95,6 +95,10 @@ def main() -> None:
     parser.add_argument("--phrasings", action="store_true",
                         help="tune on each item's listed ways of asking (corpus/phrasings.toml) too, paired with its "
                              "document: they are part of the notes, so the held-out items' are tuned on as well")
+    parser.add_argument("--phrasings-to", choices=("document", "question"), default="document",
+                        help="pair each phrasing with its item's document (question and answer) or its question only")
+    parser.add_argument("--folds", type=int, nargs="+", default=list(range(FOLDS)),
+                        help="run only these of the five folds (a quicker, noisier comparison)")
     args = parser.parse_args()
 
     tutor = Tutor.load(Config.from_env(embed_tuning=False))
@@ -109,17 +113,19 @@ def main() -> None:
     item_ids = sorted({c["item"] for c in dev})
     random.Random(0).shuffle(item_ids)
     notes_examples = [(item.prompt, [item]) for item in items if item.answer]
+    phrasing_pairs = []
     if args.phrasings:
-        notes_examples += [(phrasing, [item]) for item in items if item.answer for phrasing in item.phrasings]
+        target = document if args.phrasings_to == "document" else (lambda item: item.prompt)
+        phrasing_pairs = [(phrasing, target(item)) for item in items if item.answer for phrasing in item.phrasings]
     totals: dict[str, list[list[bool]]] = {}
     totals_more: dict[str, list[list[bool]]] = {}
     print(f"tuning on: {args.pairs}, {args.epochs} epoch(s), hard negatives: {args.hard_negatives}, "
-          f"second round: {args.more}, phrasings: {args.phrasings}; "
+          f"second round: {args.more}, phrasings: {args.phrasings} (to {args.phrasings_to}); "
           f"model {tutor.embedder.name}\n")
     print("| fold | held-out questions | pairs | tuning s | " + " | ".join(
         f"{n} base → tuned" for n in ("dense", "first stage", "ranked")) + " |")
     print("|---|---|---|---|---|---|---|")
-    for fold in range(FOLDS):
+    for fold in args.folds:
         held = set(item_ids[fold::FOLDS])
         cases = [c for c in dev if c["item"] in held]
         examples = []
@@ -131,6 +137,8 @@ def main() -> None:
         started = time.perf_counter()
         pairs = with_hard_negatives(base, items, examples) if args.hard_negatives else \
             [(question, document(golds[0])) for question, golds in examples]
+        if args.pairs in ("notes", "both"):
+            pairs += phrasing_pairs
         tuned = ModelEmbedder(tune(base.model, pairs, args.epochs), base.dimension)
         seconds = time.perf_counter() - started
         before, after = hits_at_1(tutor, base, texts, cases), hits_at_1(tutor, tuned, texts, cases)
@@ -146,7 +154,7 @@ def main() -> None:
             for total, embedder in ((0, base), (1, tuned)):
                 for name, found in hits_at_1(tutor, embedder, texts, held_more).items():
                     totals_more.setdefault(name, [[], []])[total].extend(found)
-    print("| all | " + str(len(dev)) + " | | | " + " | ".join(
+    print(f"| all | {len(totals['dense'][0])} | | | " + " | ".join(
         f"**{np.mean(a):.3f} → {np.mean(b):.3f}**" for a, b in totals.values()) + " |")
     if totals_more:
         print(f"| second round, held out | {len(totals_more['dense'][0])} | | | " + " | ".join(

@@ -33,8 +33,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def load_sets(split: str) -> dict[str, dict]:
-    """The blind set's split (on dev, its two rounds apart; on test, the first and the fresh round apart), and
-    the older hand-written set of the same name, in one shape."""
+    """The blind set's split (on dev, its two rounds apart; on test, the first and the two fresh rounds apart),
+    and the older hand-written set of the same name, in one shape."""
     blind = json.loads((DATA / "retrieval_blind.json").read_text())
     legacy = json.loads((DATA / f"retrieval_{split}.json").read_text())
 
@@ -47,6 +47,7 @@ def load_sets(split: str) -> dict[str, dict]:
         rounds["blind, second round"] = part("more")
     else:  # written later, on the test items, after the first round's test split had been run many times
         rounds["blind, fresh round"] = part("fresh")
+        rounds["blind, second fresh round"] = part("fresh2")  # other registers, after the fresh one was run thrice
     return {
         **rounds,
         "older": {

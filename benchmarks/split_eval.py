@@ -14,6 +14,10 @@ registers per item, follow-ups whose first gold item is a dev item, out-of-scope
 split as ``"part": "more"``, and the split of the first round is computed without it, so the test split is
 unchanged.
 
+Two more rounds were written later for the test items only (``blind/test_fresh/``, ``blind/test_fresh2/``), each
+after the rounds before it had been run on test too often to stay a guide; they join the test split as ``"part":
+"fresh"`` and ``"fresh2"``, and a case on a dev item or worded as a dev case is refused.
+
 It writes ``benchmarks/data/retrieval_blind.json`` and the confidence decision's fit data,
 ``tutor/data/confidence_questions.jsonl``: the dev split plus the older ``retrieval_dev.json``.
 
@@ -31,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "benchmarks" / "data" / "blind"
 MORE = "dev_more"  # the second round, dev items only
 FRESH = "test_fresh"  # the third round, test items only, written after the test split had been run many times
+FRESH2 = "test_fresh2"  # the fourth round, test items only, other registers, after the third had been run three times
 
 
 def _lines(name: str) -> list[dict]:
@@ -115,9 +120,10 @@ def main() -> None:
                            strict=True):
         cases += more
     devs = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "dev"}
-    for cases, fresh in zip((in_scope, follow_ups, out_of_scope),
-                            _later_round(FRESH, "test", "fresh", splits, devs), strict=True):
-        cases += fresh
+    for folder, part in ((FRESH, "fresh"), (FRESH2, "fresh2")):
+        for cases, fresh in zip((in_scope, follow_ups, out_of_scope),
+                                _later_round(folder, "test", part, splits, devs), strict=True):
+            cases += fresh
     blind = {
         "about": "Blind set written apart from the code (benchmarks/data/blind/), split by item by "
                  "benchmarks/split_eval.py. Tune on dev only; report test.",
@@ -136,8 +142,9 @@ def main() -> None:
         count = collections.Counter(c["split"] for c in cases)
         more = sum(c.get("part") == "more" for c in cases)
         fresh = sum(c.get("part") == "fresh" for c in cases)
+        fresh2 = sum(c.get("part") == "fresh2" for c in cases)
         print(f"{name:>13}: dev {count['dev']} ({more} of them from {MORE}), test {count['test']} ({fresh} of them "
-              f"from {FRESH})")
+              f"from {FRESH}, {fresh2} from {FRESH2})")
     print(f"confidence fit data: {len(fit)} questions -> {target.relative_to(ROOT)}")
 
 

@@ -112,18 +112,42 @@ def alone_when_both_agree(rows: list[dict], expand: list[bool]) -> list[bool]:
     return [e and not (bool(r["x"][5]) and r["confident"][0]) for r, e in zip(rows, expand, strict=True)]
 
 
-def fit(rows: list[dict]):
+def fit(rows: list[dict]) -> conversation.FollowUpModel:
+    """A logistic regression on the labelled turns' standardised features (a missing one takes the mean)."""
     from sklearn.linear_model import LogisticRegression
 
     labelled = [r for r in rows if r["label"] is not None]
-    x = np.array([r["x"] for r in labelled])
+    x = np.array([r["x"] for r in labelled], dtype=np.float64)
     y = np.array([r["label"] for r in labelled])
-    return LogisticRegression(C=C, max_iter=2000).fit(x, y)
+    mean = np.array([np.nanmean(c) if not np.isnan(c).all() else 0.0 for c in x.T])
+    scale = np.array([np.nanstd(c) if not np.isnan(c).all() else 1.0 for c in x.T])
+    scale[~(scale > 1e-9)] = 1.0
+    x = np.where(np.isnan(x), mean, x)
+    model = LogisticRegression(C=C, max_iter=3000).fit((x - mean) / scale, y)
+    return conversation.FollowUpModel(
+        weights=tuple(round(float(w), 4) for w in model.coef_[0]), bias=round(float(model.intercept_[0]), 4),
+        fitted_on={"turns": len(y), "expanded_better": int(y.sum())}, mean=tuple(round(float(m), 4) for m in mean),
+        scale=tuple(round(float(v), 4) for v in scale))
+
+
+def held_out(rows: list[dict], seed: int) -> list[bool]:
+    """Each turn's choice by a model fitted without its fold (folds by item, dealt with ``seed``)."""
+    groups = sorted({r["group"] for r in rows})
+    random.Random(seed).shuffle(groups)
+    fold_of = {g: n % FOLDS for n, g in enumerate(groups)}
+    predicted = [False] * len(rows)
+    for fold in range(FOLDS):
+        model = fit([r for r in rows if fold_of[r["group"]] != fold])
+        for n, r in enumerate(rows):
+            if fold_of[r["group"]] == fold:
+                predicted[n] = model.probability_of(r["x"]) >= 0.5
+    return predicted
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--seeds", type=int, default=5, help="fold deals whose held-out follow-ups are averaged")
     args = parser.parse_args()
     tutor = Tutor.load()
     rows = turns(tutor, args.split)
@@ -136,34 +160,30 @@ def main() -> None:
                              ("shipped model", alone_when_both_agree(rows, shipped))):
             print(f"| {name} | " + " | ".join(outcomes(rows, expand).values()) + " |")
         return
-    groups = sorted({r["group"] for r in rows})
-    random.Random(0).shuffle(groups)
-    fold_of = {g: n % FOLDS for n, g in enumerate(groups)}
-    predicted = [False] * len(rows)
-    for fold in range(FOLDS):
-        model = fit([r for r in rows if fold_of[r["group"]] != fold])
-        for n, r in enumerate(rows):
-            if fold_of[r["group"]] == fold:
-                predicted[n] = bool(model.predict_proba([r["x"]])[0, 1] >= 0.5)
+    predicted = held_out(rows, seed=0)
     labels = [r["label"] for r in rows if r["label"] is not None]
     print(f"dev turns: {len(rows)}; labelled {len(labels)} ({sum(labels)} expanded better, "
           f"{len(labels) - sum(labels)} alone better)\n")
     print(f"| choice (held-out items, {FOLDS} folds) | " + " | ".join(outcomes(rows, predicted)) + " |")
     print("|---|---|---|---|---|---|")
-    shipped = [conversation.FOLLOW_UP_MODEL.probability_of(r["x"]) >= 0.5 for r in rows]  # fitted on dev: in sample
-    for name, expand in (("always alone", [False] * len(rows)), ("always expanded", [True] * len(rows)),
-                         ("the old rule", [r["old"] for r in rows]), ("shipped model (in sample)", shipped),
-                         ("shipped model, alone when both agree (as shipped)", alone_when_both_agree(rows, shipped)),
-                         ("fitted model", predicted),
-                         ("fitted model, alone when both agree", alone_when_both_agree(rows, predicted))):
+    choices = [("always alone", [False] * len(rows)), ("always expanded", [True] * len(rows)),
+               ("the old rule", [r["old"] for r in rows])]
+    if len(conversation.FOLLOW_UP_MODEL.weights) == len(conversation.FEATURES):  # else fitted on other features
+        shipped = [conversation.FOLLOW_UP_MODEL.probability_of(r["x"]) >= 0.5 for r in rows]  # in sample
+        choices += [("shipped model (in sample)", shipped),
+                    ("shipped model, alone when both agree (as shipped)", alone_when_both_agree(rows, shipped))]
+    choices += [("fitted model", predicted),
+                ("fitted model, alone when both agree", alone_when_both_agree(rows, predicted))]
+    for name, expand in choices:
         print(f"| {name} | " + " | ".join(outcomes(rows, expand).values()) + " |")
+    follow_ups = [float(outcomes(rows, alone_when_both_agree(rows, held_out(rows, seed)))["follow-ups hit@1"]
+                        .split()[0]) for seed in range(args.seeds)]
+    print(f"\nHeld-out follow-ups hit@1 over {args.seeds} fold deals (alone when both agree): "
+          f"{np.mean(follow_ups):.3f} ± {np.std(follow_ups):.3f}")
     model = fit(rows)
-    weights = tuple(round(float(w), 4) for w in model.coef_[0])
-    counts = {"turns": len(labels), "expanded_better": sum(labels)}
     print("\nFitted on every dev turn; paste into tutor/conversation.py:\n")
-    print(f"FOLLOW_UP_MODEL = FollowUpModel(weights={weights}, bias={round(float(model.intercept_[0]), 4)},\n"
-          f"                                fitted_on={counts})")
-    print("\n" + ", ".join(f"{n} {w:+.2f}" for n, w in zip(conversation.FEATURES, weights, strict=True)))
+    print(f"FOLLOW_UP_MODEL = {model!r}")
+    print("\n" + model.explain_weights())
 
 
 if __name__ == "__main__":

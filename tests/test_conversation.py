@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tutor.confidence import Evidence
 from tutor.conversation import (
     FEATURES,
     FOLLOW_UP_MODEL,
@@ -52,7 +53,7 @@ def test_a_new_question_of_its_own_stands_alone_even_when_the_old_subject_looks_
 
 def test_a_question_whose_two_readings_agree_and_that_is_covered_alone_stands_alone():
     # A fit that leaned towards the expanded reading when both are confident would still read it alone.
-    leaning = FollowUpModel(weights=(0.0,) * 7, bias=5.0, fitted_on={})
+    leaning = FollowUpModel(weights=(0.0,) * len(FEATURES), bias=5.0, fitted_on={})
     cues = _cues("DataParallel vs DDP", [("dataparallel", 5.0), ("ddp", 5.0)])
     assert leaning.choose(_reading(0.9, False), _reading(0.9, True), cues).expanded  # without the threshold
     assert not leaning.choose(_reading(0.9, False), _reading(0.9, True), cues, threshold=0.5).expanded
@@ -83,3 +84,30 @@ def test_a_follow_up_asking_an_aspect_lifts_the_subjects_item_that_speaks_of_it(
     ranked = with_aspect(expanded, alone)
     assert [s.position for s in ranked] == [2, 1, 3]  # item 1, unranked alone, counts at the lowest score
     assert [s.position for s in with_aspect(expanded, alone, share=0.0)] == [1, 2, 3]
+
+
+def _with_evidence(probability: float, expanded: bool, dense_top: float, dense_margin: float, lexical: float,
+                   top: int = 1) -> Reading:
+    evidence = Evidence(dense_top, dense_margin, lexical, 1.0, 1.0, -0.2)
+    return Reading("q", [Scored(top, dense_top, dense_top, lexical)], evidence, probability, expanded)
+
+
+def test_a_bare_aspect_is_read_in_the_conversation_when_alone_its_best_passage_is_weak_and_barely_leads():
+    # "code?" after "what is nn.Module": alone, some item about code is covered, but by a weak passage that
+    # hardly leads the next one; with the subject, the best item is clearly better supported.
+    cues = _cues("code?", [("code", 3.5)])  # a word the notes use on few items: the earlier model read it alone
+    weak_alone = _with_evidence(0.6, False, dense_top=0.35, dense_margin=0.01, lexical=0.3, top=7)
+    subject = _with_evidence(0.99, True, dense_top=0.85, dense_margin=0.25, lexical=0.8)
+    assert FOLLOW_UP_MODEL.choose(weak_alone, subject, cues, threshold=0.38).expanded
+    # A question that alone finds its item clearly, and whose expansion adds little, is read alone.
+    clear_alone = _with_evidence(0.99, False, dense_top=0.9, dense_margin=0.3, lexical=1.0, top=7)
+    vague = _with_evidence(0.6, True, dense_top=0.5, dense_margin=0.02, lexical=0.2)
+    own = _cues("how do I spot overfitting during training", [("spot", 4.0), ("overfitting", 4.5), ("training", 1.5)])
+    assert not FOLLOW_UP_MODEL.choose(clear_alone, vague, own, threshold=0.38).expanded
+
+
+def test_a_missing_feature_pulls_neither_way():
+    model = FollowUpModel(weights=(1.0,) * len(FEATURES), bias=0.0, fitted_on={}, mean=(0.5,) * len(FEATURES),
+                          scale=(1.0,) * len(FEATURES))
+    assert model.probability_of([float("nan")] * len(FEATURES)) == 0.5
+    assert model.probability_of([1.5] + [float("nan")] * (len(FEATURES) - 1)) > 0.7

@@ -132,10 +132,13 @@ def main() -> None:
     (ROOT / "benchmarks" / "data" / "retrieval_blind.json").write_text(json.dumps(blind, indent=1) + "\n")
 
     legacy = json.loads((ROOT / "benchmarks" / "data" / "retrieval_dev.json").read_text())
-    fit = [{"q": c["q"], "in_scope": True, "gold": c["gold"]} for c in in_scope if c["split"] == "dev"]
-    fit += [{"q": c["q"], "in_scope": True, "gold": c["gold"]} for c in legacy["in_scope"]]
-    fit += [{"q": c["q"], "in_scope": False, "gold": []} for c in out_of_scope if c["split"] == "dev"]
-    fit += [{"q": q, "in_scope": False, "gold": []} for q in legacy["out_of_scope"]]
+    # "round": who wrote it (the confidence decision's threshold must serve the hardest round, not the pool).
+    fit = [{"q": c["q"], "in_scope": True, "gold": c["gold"], "round": c.get("part") or "first"}
+           for c in in_scope if c["split"] == "dev"]
+    fit += [{"q": c["q"], "in_scope": True, "gold": c["gold"], "round": "older"} for c in legacy["in_scope"]]
+    fit += [{"q": c["q"], "in_scope": False, "gold": [], "round": c.get("part") or "first"}
+            for c in out_of_scope if c["split"] == "dev"]
+    fit += [{"q": q, "in_scope": False, "gold": [], "round": "older"} for q in legacy["out_of_scope"]]
     target = ROOT / "tutor" / "data" / "confidence_questions.jsonl"
     target.write_text("".join(json.dumps(row) + "\n" for row in fit), encoding="utf-8")
     for name, cases in (("in-scope", in_scope), ("follow-ups", follow_ups), ("out-of-scope", out_of_scope)):

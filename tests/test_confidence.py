@@ -70,6 +70,23 @@ def test_the_threshold_is_chosen_on_held_out_folds_to_answer_the_target_share():
     assert fit(inside + outside, labels).threshold == 0.5  # without folds, the threshold given
 
 
+def test_the_threshold_serves_the_hardest_round_of_questions_not_the_pool():
+    # Two rounds of in-scope questions: an easy one (close matches) and a hard one (weaker evidence, as asked in
+    # a learner's own words). Pooled, the easy round hides the hard one.
+    rng = np.random.default_rng(2)
+    easy = [_evidence(0.7 + 0.2 * rng.random(), 0.8 + 0.2 * rng.random()) for _ in range(300)]
+    hard = [_evidence(0.5 + 0.3 * rng.random(), 0.6 + 0.3 * rng.random()) for _ in range(100)]
+    outside = [_evidence(0.2 + 0.4 * rng.random(), 0.2 + 0.5 * rng.random()) for _ in range(150)]
+    evidence, labels = easy + hard + outside, [True] * 400 + [False] * 150
+    folds = [n % 5 for n in range(550)]
+    pooled = fit(evidence, labels, folds=folds)
+    by_round = fit(evidence, labels, folds=folds, rounds=["easy"] * 300 + ["hard"] * 100 + ["either"] * 150)
+    assert by_round.fitted_on["held_out"]["hardest_round"] == "hard"
+    assert by_round.threshold < pooled.threshold
+    assert by_round.fitted_on["held_out"]["answered_hardest_round"] >= ANSWERED_TARGET - 0.01
+    assert np.mean([pooled.confident(e) for e in hard]) < np.mean([by_round.confident(e) for e in hard])
+
+
 def test_a_fit_needs_both_classes():
     with pytest.raises(ValueError, match="in-scope and out-of-scope"):
         fit([_evidence(0.8, 1.0)] * 5, [True] * 5)

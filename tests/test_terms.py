@@ -43,3 +43,13 @@ def test_question_and_notes_are_normalised_alike():
 def test_word_terms_keep_each_word_with_its_expansion():
     words = dict(word_terms("what do grads do"))
     assert "gradient" in words["grads"] and "do" not in words
+
+
+def test_the_retriever_respells_typos_but_not_english_words_or_names(fake_config):
+    from tests.conftest import HashEmbedder
+    from tutor import Tutor
+
+    retriever = Tutor.load(fake_config, embedder=HashEmbedder()).retriever
+    assert "difference" in retriever.repair_spelling("whats the diffrence between view and reshape")
+    kept = "can I read the tree of a ResNet with AdamW"
+    assert retriever.repair_spelling(kept) == kept

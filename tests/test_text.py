@@ -33,3 +33,13 @@ def test_repair_leaves_ordinary_words_alone():
     vocab = Vocabulary(["because the context is another format", "TensorFlow and PyTorch", "TensorFlow again"])
     assert repair_glued("because the context is another format of TensorFlow", vocab) == \
         "because the context is another format of TensorFlow"
+
+
+def test_only_a_word_that_may_be_a_typo_is_respelled():
+    from tutor.text import could_be_a_typo
+
+    assert all(could_be_a_typo(w) for w in ("propogation", "diffrence", "wich", "shuffel"))
+    # Everyday English is not respelled as the nearest word of the notes ("read" as "ready", "tree" as "three"),
+    # nor is a name written with inner capitals ("AdamW" as "adam", "ResNet" as "reset").
+    assert not any(could_be_a_typo(w) for w in ("read", "tree", "compile", "case", "AdamW", "ResNet", "TensorRT"))
+    assert could_be_a_typo("DIFFRENCE")  # a question in capitals is not a name

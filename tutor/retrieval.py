@@ -35,7 +35,7 @@ import numpy as np
 from tutor.passages import PART, QUESTION
 from tutor.ranking import CANDIDATES, Ranker
 from tutor.terms import expand, search_terms, word_terms
-from tutor.text import STOPWORDS, content_words
+from tutor.text import STOPWORDS, content_words, could_be_a_typo
 
 if TYPE_CHECKING:  # index.py imports confidence.py, which imports this module while the index is built
     from tutor.index import IndexData
@@ -126,11 +126,14 @@ class Retriever:
         return match[0] if match else word
 
     def repair_spelling(self, text: str) -> str:
-        """``text`` with each word the notes do not use replaced by their closest spelling; stopwords stay
-        ("what's" must not become "hat")."""
+        """``text`` with each word the notes do not use replaced by their closest spelling, when it may be a
+        typo (``could_be_a_typo``: not a name, not an everyday word); stopwords stay ("what's" must not become
+        "hat")."""
         def repair(match: re.Match) -> str:
             word = match.group(0).lower()
-            return match.group(0) if word in self.word_set or word in STOPWORDS else self.correct(word)
+            if word in self.word_set or word in STOPWORDS or not could_be_a_typo(match.group(0)):
+                return match.group(0)
+            return self.correct(word)
 
         return re.sub(r"[A-Za-z]{4,}", repair, text)
 

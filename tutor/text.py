@@ -164,6 +164,22 @@ def _stop_stems() -> frozenset[str]:
     return frozenset(stem(w) for w in STOPWORDS)
 
 
+COMMON_ZIPF = 3.0  # a word English uses at least once per million words (wordfreq's Zipf scale) is no typo
+
+
+@functools.lru_cache(maxsize=8192)
+def could_be_a_typo(token: str) -> bool:
+    """Whether a word the notes do not use may be a misspelling of one they do: not an identifier written with
+    inner capitals ("ResNet", "AdamW": a name the notes lack), and not a word of everyday English ("read",
+    "tree", "compile": spelling it as the nearest word of the notes, "ready", "three", "complex", changes the
+    question). "propogation", "diffrence" and "wich" are rare enough to be read as typos."""
+    from wordfreq import zipf_frequency
+
+    if any(c.isupper() for c in token[1:]) and not token.isupper():
+        return False
+    return zipf_frequency(token.lower(), "en") < COMMON_ZIPF
+
+
 def content_words(text: str) -> list[str]:
     """Lower-cased words of ``text`` that are not stopwords (unstemmed), identifiers split."""
     words = re.findall(r"[a-z0-9]+", normalize(text))

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-RANKER_VERSION = 1  # bump when the features or the fit change: the index then refits
+RANKER_VERSION = 2  # bump when the features, the fit or how a question is read (spelling repair) change: refit
 FEATURES = ("dense", "hub", "lexical", "question_cos", "answer_cos", "part_cos", "term_share", "title_share")
 CANDIDATES = 30  # items the first stage hands the ranker
 NEGATIVES = 15  # competitors per fitted question: the first stage's best items other than the answer

@@ -293,9 +293,9 @@ def fit_for_index(index, embedder, bundled_notes: bool = True) -> tuple[Decision
 # The decision fitted on the bundled notes with all-MiniLM-L6-v2 (the ``confidence`` entry of their index
 # manifest), for notes that the shipped questions do not cover.
 BUNDLED_DECISION = Decision(
-    features=Evidence.feature_names(), mean=(0.792122, 0.177645, 0.610561, 0.853166, 0.807776, -0.125422),
-    scale=(0.269783, 0.191893, 0.313921, 0.226154, 0.301294, 0.221759),
-    weights=(3.038946, 0.186282, 0.514205, 1.690215, 0.048766, -1.696077), bias=2.70707, threshold=0.2731,
+    features=Evidence.feature_names(), mean=(0.800883, 0.177796, 0.613181, 0.832647, 0.804255, -0.12882),
+    scale=(0.269486, 0.192408, 0.32201, 0.24219, 0.306433, 0.230042),
+    weights=(2.963384, -0.058933, 0.835848, 1.53991, 0.275603, -1.596486), bias=2.5784, threshold=0.3044,
     data_sha256="bundled",
     fitted_on={"in_scope": 543, "out_of_scope": 189, "held_out": {
         "answered": 0.9853, "answered_hardest_round": 0.9693, "hardest_round": "first", "flagged": 0.9312}})

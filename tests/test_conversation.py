@@ -94,7 +94,7 @@ def _with_evidence(probability: float, expanded: bool, dense_top: float, dense_m
 
 
 def test_a_bare_aspect_is_read_in_the_conversation_when_alone_its_best_passage_is_weak_and_barely_leads():
-    # "code?" after "what is nn.Module": alone, some item about code is covered, but by a weak passage that
+    # "code?" after "how do I freeze layers?": alone, some item about code is covered, but by a weak passage that
     # hardly leads the next one; with the subject, the best item is clearly better supported.
     cues = _cues("code?", [("code", 3.5)])  # a word the notes use on few items: the earlier model read it alone
     weak_alone = _with_evidence(0.6, False, dense_top=0.35, dense_margin=0.01, lexical=0.3, top=7)

@@ -240,8 +240,9 @@ def _held_out_threshold(x: np.ndarray, y: np.ndarray, folds: np.ndarray, rounds:
     if not len(inside) or not len(outside):
         return THRESHOLD_RANGE[1], {}
     by_round = {name: held_out[y & measured & (rounds == name)] for name in np.unique(rounds[y & measured])}
-    hardest = min(by_round, key=lambda name: np.quantile(by_round[name], 1.0 - ANSWERED_TARGET))
-    threshold = round(float(np.clip(np.quantile(by_round[hardest], 1.0 - ANSWERED_TARGET), *THRESHOLD_RANGE)), 4)
+    needed = {name: np.quantile(values, 1.0 - ANSWERED_TARGET) for name, values in by_round.items()}
+    hardest = min(needed, key=needed.get)
+    threshold = round(float(np.clip(needed[hardest], *THRESHOLD_RANGE)), 4)
     return threshold, {"answered": round(float((inside >= threshold).mean()), 4),
                        "answered_hardest_round": round(float((by_round[hardest] >= threshold).mean()), 4),
                        "hardest_round": str(hardest), "flagged": round(float((outside < threshold).mean()), 4)}

@@ -191,8 +191,9 @@ def main() -> None:
                 ("fitted model, alone when both agree", alone_when_both_agree(rows, predicted))]
     for name, expand in choices:
         print(f"| {name} | " + " | ".join(outcomes(rows, expand).values()) + " |")
-    follow_ups = [float(outcomes(rows, alone_when_both_agree(rows, held_out(rows, seed)))["follow-ups hit@1"]
-                        .split()[0]) for seed in range(args.seeds)]
+    deals = [predicted] + [held_out(rows, seed) for seed in range(1, args.seeds)]  # seed 0 is ``predicted``
+    follow_ups = [float(outcomes(rows, alone_when_both_agree(rows, deal))["follow-ups hit@1"].split()[0])
+                  for deal in deals]
     print(f"\nHeld-out follow-ups hit@1 over {args.seeds} fold deals (alone when both agree): "
           f"{np.mean(follow_ups):.3f} ± {np.std(follow_ups):.3f}")
     model = fit(rows)

@@ -14,6 +14,10 @@ registers per item, follow-ups whose first gold item is a dev item, out-of-scope
 split as ``"part": "more"``, and the split of the first round is computed without it, so the test split is
 unchanged.
 
+A fifth round, ``blind/dev_more2/``, was written later still for the dev items only, in the fourth round's six
+registers (interviewer, spoken, non-native, scenario, beginner, code) with follow-ups and out-of-scope questions
+of its own, so the fits learn those registers from dev items: it joins the dev split as ``"part": "more2"``.
+
 Two more rounds were written later for the test items only (``blind/test_fresh/``, ``blind/test_fresh2/``), each
 after the rounds before it had been run on test too often to stay a guide; they join the test split as ``"part":
 "fresh"`` and ``"fresh2"``, and a case on a dev item or worded as a dev case is refused.
@@ -34,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "benchmarks" / "data" / "blind"
 MORE = "dev_more"  # the second round, dev items only
+MORE2 = "dev_more2"  # the fifth round, dev items only, in the fourth round's registers (written after it)
 FRESH = "test_fresh"  # the third round, test items only, written after the test split had been run many times
 FRESH2 = "test_fresh2"  # the fourth round, test items only, other registers, after the third had been run three times
 
@@ -116,9 +121,10 @@ def main() -> None:
         for n, case in enumerate(sorted(cases, key=lambda c: _key(c["q"]))):
             case["split"] = ("dev", "test")[n % 2]
     tests = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "test"}
-    for cases, more in zip((in_scope, follow_ups, out_of_scope), _later_round(MORE, "dev", "more", splits, tests),
-                           strict=True):
-        cases += more
+    for folder, part in ((MORE, "more"), (MORE2, "more2")):
+        for cases, more in zip((in_scope, follow_ups, out_of_scope),
+                               _later_round(folder, "dev", part, splits, tests), strict=True):
+            cases += more
     devs = {_wording(c) for c in in_scope + follow_ups + out_of_scope if c["split"] == "dev"}
     for folder, part in ((FRESH, "fresh"), (FRESH2, "fresh2")):
         for cases, fresh in zip((in_scope, follow_ups, out_of_scope),
@@ -143,11 +149,9 @@ def main() -> None:
     target.write_text("".join(json.dumps(row) + "\n" for row in fit), encoding="utf-8")
     for name, cases in (("in-scope", in_scope), ("follow-ups", follow_ups), ("out-of-scope", out_of_scope)):
         count = collections.Counter(c["split"] for c in cases)
-        more = sum(c.get("part") == "more" for c in cases)
-        fresh = sum(c.get("part") == "fresh" for c in cases)
-        fresh2 = sum(c.get("part") == "fresh2" for c in cases)
-        print(f"{name:>13}: dev {count['dev']} ({more} of them from {MORE}), test {count['test']} ({fresh} of them "
-              f"from {FRESH}, {fresh2} from {FRESH2})")
+        part = collections.Counter(c.get("part") for c in cases)
+        print(f"{name:>13}: dev {count['dev']} ({part['more']} of them from {MORE}, {part['more2']} from {MORE2}), "
+              f"test {count['test']} ({part['fresh']} of them from {FRESH}, {part['fresh2']} from {FRESH2})")
     print(f"confidence fit data: {len(fit)} questions -> {target.relative_to(ROOT)}")
 
 

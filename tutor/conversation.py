@@ -23,7 +23,8 @@ expanded_*    lexical_share, coverage, known_outside), not only the probability 
 
 The readings' evidence joined the cues in a refit (``fit_follow_ups.py``), each of its weights held to the sign
 that lets a reading's evidence speak only for that reading (``SIGNS``): held-out dev follow-ups 0.912 → 0.943
-(five fold deals, ±0.003), mid-conversation out-of-scope flagged 0.945 → 0.934 (docs/PERFORMANCE.md). The
+(five fold deals, ±0.003), mid-conversation out-of-scope flagged 0.945 → 0.934 (docs/PERFORMANCE.md). Refitted
+when a third dev round joined (322 labelled turns, was 202): held out 0.872 → 0.882 on the larger dev set. The
 features are standardised with the fit's mean and scale; a missing one (a reading without evidence, a notes
 folder without the shipped questions' memory) takes the mean and pulls neither way.
 

@@ -10,7 +10,12 @@
    question into dev and test (the order of each question's SHA-256, alternating). Tune on dev; report test.
 3. Latency of grading a 100-word answer once loaded, and as a multiple of one bare embedding forward pass.
 
-    python benchmarks/grading.py [--split dev|test] [--mohler PATH] [--folds 5]
+The fact checker (``tutor.checking``) is fitted on pairs about items of the notes that no test question asks
+about, but about most dev questions' items: on dev, ``--cross-fit`` grades each question with one of two checkers
+fitted on halves of the pairs (by item), the one that never saw its items. ``TUTOR_FACT_CHECK=off`` grades
+without a checker.
+
+    python benchmarks/grading.py [--split dev|test] [--mohler PATH] [--folds 5] [--cross-fit]
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tutor import Tutor  # noqa: E402
+from tutor import Tutor, checking, models  # noqa: E402
 from tutor.grading import COVERAGE_WEIGHT, SEMANTIC_SHARE  # noqa: E402
+from tutor.tuning import cached_fit  # noqa: E402
 
 KINDS = ("excellent", "partial", "misconception", "off_topic")
 # Written before tuning: the first two files by this project; the third blind, by a separate author from the
@@ -102,10 +108,37 @@ def load_cases(parts: tuple[tuple[str, ...], ...] = PARTS) -> dict[str, list[dic
     return splits
 
 
-def pytorch_set(tutor: Tutor, data: list[dict]) -> dict:
+def cross_fit_checkers(tutor: Tutor) -> list[tuple[set[str], checking.FactChecker]]:
+    """Two fact checkers, each fitted on the shipped pairs about half the items (sorted ids, alternating),
+    with the items each was fitted on; cached like the shipped one."""
+    rows = checking.fit_rows()
+    items = sorted({row["item"] for row in rows})
+    source, base = models.model_source(checking.DEFAULT_EMBED_MODEL, tutor.config.cache_dir)
+    out = []
+    for half in (0, 1):
+        mine = set(items[half::2])
+        part = [row for row in rows if row["item"] in mine]
+        key = hashlib.sha256(json.dumps([checking.CHECK_VERSION, base, part]).encode()).hexdigest()[:12]
+
+        def make(staging: Path, part: list[dict] = part) -> int:
+            checking.fit(source, part, staging)
+            return len(part)
+
+        folder = cached_fit(tutor.config.cache_dir, f"xfit{half}-{key}", base, make, "cross-fitted fact checker",
+                            {"check_version": checking.CHECK_VERSION})
+        out.append((mine, checking.FactChecker(folder, tutor.checker.device if tutor.checker else "cpu")))
+    return out
+
+
+def pytorch_set(tutor: Tutor, data: list[dict], checkers: list | None = None) -> dict:
     results = {"grader": [], "cosine": []}
     for case in data:
-        references = [r.answer for r in tutor.references_for(case["question"])[0]]
+        found = tutor.references_for(case["question"])[0]
+        references = [r.answer for r in found]
+        if checkers:  # the checker fitted without this question's items
+            seen = {r.item_id for r in found}
+            unseen = [checker for mine, checker in checkers if not mine & seen]
+            tutor.grader.checker = unseen[0] if unseen else checkers[0][1]
         results["grader"].append([tutor.grade(case["question"], case[k]).score for k in KINDS])
         results["cosine"].append([plain_cosine(tutor, case[k], references) for k in KINDS])
     return {"questions": [c["question"] for c in data], **results}
@@ -144,6 +177,8 @@ def main() -> None:
                         help="PyTorch-set split to report (tune on dev; report test once per change)")
     parser.add_argument("--mohler", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "mohler" / "dev.csv")
     parser.add_argument("--folds", type=int, default=5, help="question folds for the Mohler cross-validation")
+    parser.add_argument("--cross-fit", action="store_true",
+                        help="grade the PyTorch set with fact checkers fitted without each question's items")
     args = parser.parse_args()
     tutor = Tutor.load()
     print(f"Model: {tutor.embedder.name}\n")
@@ -154,7 +189,10 @@ def main() -> None:
         print(f"(Mohler data not found at {args.mohler}; skipped)")
 
     data = load_cases()[args.split]
-    result = pytorch_set(tutor, data)
+    shipped = tutor.grader.checker
+    result = pytorch_set(tutor, data, cross_fit_checkers(tutor) if args.cross_fit and shipped else None)
+    tutor.grader.checker = shipped
+    print(f"\nFact checker: {'none' if shipped is None else 'cross-fitted' if args.cross_fit else 'shipped'}")
     print(f"\nPyTorch set, {args.split} split ({len(data)} questions x 4 answers)\n")
     print("| scorer | excellent | partial | misconception | off-topic | excellent - misconception "
           "| partial > misconception | all orderings hold |")

@@ -39,6 +39,9 @@ class Config:
         embed_tuning: ``auto`` (the default) uses the default embedding model's copy adapted to interview
             questions (``tutor.tuning``; tuned once into cache_dir, about 5 minutes on 2 CPU cores) and any
             other model as it is; ``on`` tunes whichever model is named; ``off`` uses the model as it is.
+        fact_check: ``auto`` (the default) grades with the fact checker (``tutor.checking``, fitted once into
+            cache_dir from the embedded all-MiniLM-L6-v2, about 3 minutes on 2 CPU cores) unless the embedder
+            is the test stand-in; ``on`` always; ``off`` never.
         whisper_model: faster-whisper model name or CTranslate2 folder; default ``base``, the embedded
             multilingual base transcribing English (assembled once from its two packages into cache_dir);
             ``tiny.en``, embedded too, is faster and less accurate.
@@ -56,6 +59,7 @@ class Config:
     index_dir: Path = PROJECT_ROOT / "index"
     embed_model: str = DEFAULT_EMBED_MODEL
     embed_tuning: str = "auto"
+    fact_check: str = "auto"
     whisper_model: str = DEFAULT_WHISPER_MODEL
     device: str = "auto"
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -77,6 +81,11 @@ class Config:
         if self.embed_model.startswith("hash"):
             return False
         return self.embed_tuning == "on" or (self.embed_tuning == "auto" and self.embed_model == DEFAULT_EMBED_MODEL)
+
+    @property
+    def fact_checker(self) -> bool:
+        """Whether answers are graded with the fact checker (see ``fact_check``)."""
+        return self.fact_check == "on" or (self.fact_check == "auto" and not self.embed_model.startswith("hash"))
 
     @property
     def max_page_bytes(self) -> int:
@@ -109,6 +118,7 @@ def _switch(value) -> str:
 
 _CONVERT = {
     "embed_tuning": _switch,
+    "fact_check": _switch,
     "corpus_dir": _path,
     "notes_dir": _path,
     "index_dir": _path,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tutor.calibration import Calibration, term_share
+from tutor.checking import FactChecker
 from tutor.contradiction import Context, clash, identifiers, subjects
 from tutor.items import citation
 from tutor.models import Embedder
@@ -65,6 +66,13 @@ SOUND_EXPONENT = 2
 # A key term spelled this close (difflib ratio) to a word of the answer counts as said: a typo, or a word the
 # speech model misheard ("humpy" for numpy). The same cutoff as the transcript's glossary repair.
 NEAR_SPELLING = 0.8
+# The fact checker (``tutor.checking``): each sentence is checked against its CHECK_POINTS nearest points; an
+# answer whose sentences (by length) read as stating a point with mean probability below CHECK_FULL keeps
+# (mean / CHECK_FULL) ** CHECK_EXPONENT of its score. Chosen on the dev half of the PyTorch set, each question
+# checked by a checker fitted without its items (benchmarks/grading.py --cross-fit).
+CHECK_POINTS = 2
+CHECK_FULL = 0.15
+CHECK_EXPONENT = 2
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class Evidence:
     weight: np.ndarray
     whole: float
     sound: float = 1.0
+    checked: float = 1.0  # the share of its score the fact checker leaves the answer (1: all of it)
 
     def credit(self, semantic_share: float = SEMANTIC_SHARE) -> np.ndarray:
         return semantic_share * self.meaning + (1 - semantic_share) * self.terms
@@ -129,7 +138,7 @@ class Evidence:
 
     def score(self, coverage_weight: float = COVERAGE_WEIGHT, semantic_share: float = SEMANTIC_SHARE) -> float:
         raw = coverage_weight * self.coverage(semantic_share) + (1 - coverage_weight) * self.whole
-        return round(100.0 * raw * self.sound ** SOUND_EXPONENT, 1)
+        return round(100.0 * raw * self.sound ** SOUND_EXPONENT * self.checked, 1)
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,7 @@ class Grade:
     notes: list[str] = field(default_factory=list)
     contradicted: list[ContradictedPoint] = field(default_factory=list)
     evidence: Evidence | None = field(default=None, compare=False)  # arrays: the score stands for it
+    stated: float | None = None  # how far the answer reads as stating the notes (the fact checker), 0-1
 
     def summary(self) -> str:
         lines = [f"Score: {self.score:.0f}/100"]
@@ -177,11 +187,13 @@ class Grader:
 
     def __init__(self, embedder: Embedder, calibration: Calibration, term_weights: dict[str, float] | None = None,
                  max_answer_chars: int = 10_000, cache: dict[str, np.ndarray] | None = None,
-                 notes: NotePoints | None = None, common_names: frozenset[str] = frozenset()):
+                 notes: NotePoints | None = None, common_names: frozenset[str] = frozenset(),
+                 checker: FactChecker | None = None):
         """``term_weights``: stem -> IDF over the notes; a stem the notes never use weighs the most.
         ``cache``: text -> vector of texts already embedded (the notes' key points and answers).
         ``notes``: the notes' key points, to notice a sentence that explains another question instead.
-        ``common_names``: code-like names most of the notes use ("PyTorch"), never taken for a swapped one."""
+        ``common_names``: code-like names most of the notes use ("PyTorch"), never taken for a swapped one.
+        ``checker``: the fact checker (``tutor.checking``); without one, no answer is scaled by it."""
         self.embedder = embedder
         self.notes = notes
         self.cache = cache or {}
@@ -190,6 +202,7 @@ class Grader:
         self.unseen_weight = max(self.term_weights.values(), default=1.0)
         self.common_names = common_names
         self.max_answer_chars = max_answer_chars
+        self.checker = checker
 
     def grade(self, question: str, answer: object, references: list[Reference], *,
               matched_question: str | None = None, from_retrieval: bool = False) -> Grade:
@@ -216,6 +229,7 @@ class Grader:
         span_v = vectors[2 + len(points) : 2 + len(points) + len(spans)]
         reference_v = vectors[2 + len(points) + len(spans) :]
         similarity = point_v @ span_v.T  # points x sentences of the answer
+        stated = self._stated(points, spans, similarity)
         clashes, elsewhere = self._clashes(question, points, spans, similarity, references, span_v, question_v)
         sound = [j for j in range(len(spans)) if j not in elsewhere]
 
@@ -257,9 +271,14 @@ class Grader:
         wrong = {j for k, j, _ in clashes if k in contradicted}  # what the learner is shown as contradicting
         sound_share = sum(len(s) for j, s in enumerate(spans) if j not in wrong) / max(sum(len(s) for s in spans), 1)
         whole = float((reference_v @ answer_v).max())
+        checked = 1.0 if stated is None else min(1.0, stated / CHECK_FULL) ** CHECK_EXPONENT
+        if checked < 1.0:
+            notes.append(f"Read with the notes' points, this answer states them with a mean probability of "
+                         f"{stated:.0%} (the fact checker's full marks start at {CHECK_FULL:.0%}): the score keeps "
+                         f"{checked:.0%} of itself.")
         evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less
                             float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase)) * sound_share,
-                            sound_share)
+                            sound_share, checked)
         credit = evidence.credit()
 
         covered, missed, contradictions = [], [], []
@@ -275,7 +294,19 @@ class Grader:
             else:
                 missed.append(MissedPoint(point, reference.citation, reference.item_id, round(float(best[k]), 3)))
         return Grade(evidence.score(), covered, missed, references, question, matched_question, from_retrieval,
-                     None, round(evidence.coverage(), 3), round(whole, 3), notes, contradictions, evidence)
+                     None, round(evidence.coverage(), 3), round(whole, 3), notes, contradictions, evidence,
+                     None if stated is None else round(stated, 3))
+
+    def _stated(self, points: list[str], spans: list[str], similarity: np.ndarray) -> float | None:
+        """The length-weighted mean, over the answer's sentences, of the probability that a sentence states one
+        of its ``CHECK_POINTS`` nearest points (``tutor.checking``); None without a checker."""
+        if self.checker is None or not points:
+            return None
+        nearest = np.argsort(-similarity, axis=0, kind="stable")[:CHECK_POINTS]  # per sentence
+        pairs = [(points[k], span) for j, span in enumerate(spans) for k in nearest[:, j]]
+        support = self.checker.support(pairs).reshape(len(spans), -1).max(axis=1)
+        lengths = np.array([len(span) for span in spans], dtype=np.float64)
+        return float(support @ lengths / lengths.sum())
 
     def _clashes(self, question: str, points: list[str], spans: list[str], similarity: np.ndarray,
                  references: list[Reference], span_v: np.ndarray, question_v: np.ndarray

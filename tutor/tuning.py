@@ -153,33 +153,50 @@ def tuned_model_dir(load_model: Callable, base_weights: str, cache_dir: Path,
     """The folder of a model (``load_model()`` loads the SentenceTransformer whose weights hash is
     ``base_weights``) tuned on ``pairs`` (default: ``bundled_pairs()``, made only when tuning): reused when
     intact, else tuned (again) and saved."""
-    target = cache_dir / f"tuned-{tuning_key(base_weights, bundled_data_sha256() if pairs is None else pairs)}"
+    key = tuning_key(base_weights, bundled_data_sha256() if pairs is None else pairs)
+
+    def make(staging: Path) -> int:
+        examples = bundled_pairs() if pairs is None else pairs
+        log.info("Adapting the embedding model to interview questions (%d pairs; once per model, "
+                 "about 5 minutes on 2 CPU cores)", len(examples))
+        tune(load_model(), examples).save(str(staging))
+        return len(examples)
+
+    return cached_fit(cache_dir, f"tuned-{key}", base_weights, make, "tuned embedding model",
+                      {"tuning_version": TUNING_VERSION})
+
+
+def cached_fit(cache_dir: Path, name: str, base_weights: str, make: Callable[[Path], int], what: str,
+               record: dict) -> Path:
+    """``cache_dir / name``: a model fitted from the base weights hashed ``base_weights`` by ``make(staging)``
+    (which saves it in ``staging`` and returns how many examples it learnt from), reused when intact (its
+    weights' SHA-256 as recorded), else fitted (again) and moved into place whole. Earlier fits of the same
+    kind (``name``'s prefix) from the same base are removed."""
+    target = cache_dir / name
     if _intact(target):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / ".tuning.lock", "w") as lock:
+    prefix = name.split("-")[0]
+    with open(cache_dir / f".fitting-{prefix}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits, then finds the first one's copy
         try:
             if _intact(target):
                 return target
             if target.exists():
-                log.warning("The tuned embedding model in %s fails its SHA-256 check (partial or tampered "
-                            "with); refusing it and tuning again.", target)
-            pairs = bundled_pairs() if pairs is None else pairs
-            log.info("Adapting the embedding model to interview questions (%d pairs; once per model, "
-                     "about 5 minutes on 2 CPU cores)", len(pairs))
+                log.warning("The %s in %s fails its SHA-256 check (partial or tampered with); refusing it and "
+                            "fitting it again.", what, target)
             staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{target.name}."))
             try:
-                tune(load_model(), pairs).save(str(staging))
-                record = {"tuning_version": TUNING_VERSION, "base_weights_sha256": base_weights,
-                          "pairs": len(pairs), "weights_sha256": models.sha256_file(staging / WEIGHTS)}
-                (staging / "tuned.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+                examples = make(staging)
+                done = {**record, "base_weights_sha256": base_weights, "pairs": examples,
+                        "weights_sha256": models.sha256_file(staging / WEIGHTS)}
+                (staging / "tuned.json").write_text(json.dumps(done, indent=2), encoding="utf-8")
                 if target.exists():
                     shutil.rmtree(target)
                 os.replace(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-            for older in cache_dir.glob("tuned-*"):  # earlier tunings of this model: superseded
+            for older in cache_dir.glob(f"{prefix}-*"):  # earlier fits of this kind from this base: superseded
                 if older != target and (_record(older) or {}).get("base_weights_sha256") == base_weights:
                     shutil.rmtree(older, ignore_errors=True)
         finally:

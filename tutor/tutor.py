@@ -14,6 +14,7 @@ import numpy as np
 
 from tutor import conversation
 from tutor.calibration import Calibration, term_weights
+from tutor.checking import FactChecker
 from tutor.confidence import Decision, gather_evidence
 from tutor.config import Config
 from tutor.contradiction import common_names
@@ -54,8 +55,9 @@ def clean_text(text: object, limit: int, what: str = "question") -> str:
 class Tutor:
     """Ask questions, practise answers, get graded — over the corpus in ``config.corpus_dir``."""
 
-    def __init__(self, config: Config, embedder: Embedder, index: IndexData):
+    def __init__(self, config: Config, embedder: Embedder, index: IndexData, checker: FactChecker | None = None):
         self.config = config
+        self.checker = checker
         # Every request thread embeds through one queue: safe, and concurrent questions share a batch.
         if not isinstance(embedder, BatchingEmbedder):
             embedder = BatchingEmbedder(embedder)
@@ -73,7 +75,7 @@ class Tutor:
                            [item.prompt for item in index.items], self._question_vectors)
         self.grader = Grader(embedder, Calibration(**index.manifest["grading_calibration"]),
                              term_weights(index.items), config.max_answer_chars, cache, notes,
-                             common_names([item.answer for item in index.items if item.answer]))
+                             common_names([item.answer for item in index.items if item.answer]), checker)
         self._transcriber: Transcriber | None = None
         self._glossary: list[str] | None = None
         self._recent_uploads: OrderedDict[tuple, Transcript] = OrderedDict()
@@ -93,15 +95,16 @@ class Tutor:
             embedder = make(config.embed_model, config.device, config.cache_dir)
         index = load_or_build(config.corpus_dir, config.index_dir, embedder, rebuild=rebuild,
                               notes_dir=config.notes_folder, max_page_bytes=config.max_page_bytes)
+        checker = FactChecker.load(device=config.device, cache_dir=config.cache_dir) if config.fact_checker else None
         log.info("Tutor ready in %.2f s (%d items)", time.perf_counter() - started, len(index.items))
-        return cls(config, embedder, index)
+        return cls(config, embedder, index, checker)
 
     def reloaded(self) -> Tutor:
         """A tutor over the pages as they are now (rebuilding the index if they changed), sharing this
         one's models."""
         index = load_or_build(self.config.corpus_dir, self.config.index_dir, self.embedder,
                               notes_dir=self.config.notes_folder, max_page_bytes=self.config.max_page_bytes)
-        fresh = type(self)(self.config, self.embedder, index)
+        fresh = type(self)(self.config, self.embedder, index, self.checker)
         fresh._transcriber = self._transcriber
         return fresh
 

@@ -1,0 +1,82 @@
+"""The fact checker: its shipped pairs, how the grader uses it, and the fitted model on real answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tutor import checking
+from tutor.calibration import BUNDLED_CALIBRATION
+from tutor.grading import CHECK_FULL, Grader, Reference
+from tutor.models import HashEmbedder
+
+REFERENCE = Reference("Calling model.eval() switches dropout off and makes batch norm use its running statistics. "
+                      "Calling model.train() puts dropout and batch norm back into training behaviour.", "notes",
+                      question="train vs eval?")
+ANSWER = "eval() turns dropout off and batch norm uses the stored running statistics. Calling train() turns them back on."
+
+
+class FixedChecker:
+    """Says every sentence states a point with one probability."""
+
+    def __init__(self, probability: float):
+        self.probability = probability
+        self.asked: list[tuple[str, str]] = []
+
+    def support(self, pairs):
+        self.asked += pairs
+        return np.full(len(pairs), self.probability)
+
+
+def grade(checker) -> object:
+    return Grader(HashEmbedder(), BUNDLED_CALIBRATION, checker=checker).grade("train vs eval?", ANSWER, [REFERENCE])
+
+
+def test_shipped_pairs_load_with_the_three_labels():
+    rows = checking.fit_rows()
+    assert len(rows) > 1000
+    assert {row["label"] for row in rows} == set(checking.LABELS)
+    assert all(row["point"] and row["sentence"] for row in rows)
+
+
+def test_an_answer_the_checker_believes_keeps_its_score():
+    assert grade(FixedChecker(CHECK_FULL)).score == grade(None).score
+    assert grade(FixedChecker(0.9)).notes == grade(None).notes
+
+
+def test_an_answer_the_checker_doubts_loses_score_and_says_why():
+    plain, doubted = grade(None), grade(FixedChecker(CHECK_FULL / 2))
+    assert plain.score > 0
+    assert doubted.score == pytest.approx(plain.score / 4, abs=0.1)  # (1/2) ** 2
+    assert doubted.stated == pytest.approx(CHECK_FULL / 2)
+    assert any("fact checker" in note for note in doubted.notes)
+
+
+def test_each_sentence_is_checked_against_its_nearest_points():
+    checker = FixedChecker(0.5)
+    grade(checker)
+    sentences = {sentence for _, sentence in checker.asked}
+    assert len(sentences) == 2 and len(checker.asked) == 4  # two sentences, two nearest points each
+
+
+@pytest.mark.slow
+def test_fitted_checker_tells_a_misconception_from_a_correct_sentence(real_tutor):
+    checker = real_tutor.grader.checker
+    assert checker is not None
+    point = "Calling model.eval() puts dropout and batch normalization layers into evaluation mode."
+    support = checker.support([
+        (point, "During evaluation you call eval(), so dropout stops dropping units and batch norm uses its "
+                "running averages."),
+        (point, "eval() turns dropout on so that the model generalises better at test time."),
+    ])
+    assert support[0] > support[1]
+
+
+@pytest.mark.slow
+def test_a_fluent_misconception_scores_below_a_one_line_correct_answer(real_tutor):
+    question = "What is the difference between model.train() and model.eval()? When would you use each?"
+    partial = real_tutor.grade(question, "train() is for training and eval() is for testing the model.")
+    wrong = real_tutor.grade(question, "model.eval() turns off gradient computation and freezes all the weights, "
+                                       "and model.train() is what actually runs the optimisation steps on the data.")
+    assert wrong.score < partial.score
+    assert wrong.stated is not None and wrong.stated < partial.stated

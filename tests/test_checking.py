@@ -7,13 +7,14 @@ import pytest
 
 from tutor import checking
 from tutor.calibration import BUNDLED_CALIBRATION
-from tutor.grading import CHECK_FULL, Grader, Reference
+from tutor.grading import CHECK_EXPONENT, CHECK_FULL, Grader, Reference
 from tutor.models import HashEmbedder
 
 REFERENCE = Reference("Calling model.eval() switches dropout off and makes batch norm use its running statistics. "
                       "Calling model.train() puts dropout and batch norm back into training behaviour.", "notes",
                       question="train vs eval?")
-ANSWER = "eval() turns dropout off and batch norm uses the stored running statistics. Calling train() turns them back on."
+ANSWER = ("eval() turns dropout off and batch norm uses the stored running statistics. "
+          "Calling train() turns them back on.")
 
 
 class FixedChecker:
@@ -28,8 +29,9 @@ class FixedChecker:
         return np.full(len(pairs), self.probability)
 
 
-def grade(checker) -> object:
-    return Grader(HashEmbedder(), BUNDLED_CALIBRATION, checker=checker).grade("train vs eval?", ANSWER, [REFERENCE])
+def grade(checker, check: bool = True) -> object:
+    grader = Grader(HashEmbedder(), BUNDLED_CALIBRATION, checker=checker)
+    return grader.grade("train vs eval?", ANSWER, [REFERENCE], check=check)
 
 
 def test_shipped_pairs_load_with_the_three_labels():
@@ -47,9 +49,15 @@ def test_an_answer_the_checker_believes_keeps_its_score():
 def test_an_answer_the_checker_doubts_loses_score_and_says_why():
     plain, doubted = grade(None), grade(FixedChecker(CHECK_FULL / 2))
     assert plain.score > 0
-    assert doubted.score == pytest.approx(plain.score / 4, abs=0.1)  # (1/2) ** 2
+    assert doubted.score == pytest.approx(plain.score * 0.5 ** CHECK_EXPONENT, abs=0.1)
     assert doubted.stated == pytest.approx(CHECK_FULL / 2)
     assert any("fact checker" in note for note in doubted.notes)
+
+
+def test_a_reference_from_elsewhere_is_graded_without_the_checker():
+    checker = FixedChecker(0.0)
+    assert grade(checker, check=False).score == grade(None).score
+    assert not checker.asked
 
 
 def test_each_sentence_is_checked_against_its_nearest_points():
@@ -80,3 +88,6 @@ def test_a_fluent_misconception_scores_below_a_one_line_correct_answer(real_tuto
                                        "and model.train() is what actually runs the optimisation steps on the data.")
     assert wrong.score < partial.score
     assert wrong.stated is not None and wrong.stated < partial.stated
+    given = real_tutor.grade(question, "train() is for training and eval() is for testing the model.",
+                             reference="train() is for training, eval() for testing.")
+    assert given.stated is None  # an explicit reference: the checker knows only the notes

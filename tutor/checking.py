@@ -4,11 +4,13 @@ Embedding similarity cannot tell a fluent misconception from a correct answer: "
 computation" lies as near the notes' point about eval() as a correct sentence does. A cross-encoder reads the
 point and the sentence together, so it can. It is fitted once, like the tuned embedder (``tutor.tuning``),
 from the embedded all-MiniLM-L6-v2 weights, on the pairs shipped in ``tutor/data/fact_checks.jsonl``: for
-key points of the notes, learner sentences written by helper sessions that never saw the code, each labelled
+key points of the notes, learner sentences written by helper sessions that never saw the code (short ones, and
+long two-clause ones as candidates speak), each labelled
 
-* ``states``: says the point, correctly, in other words (at length or in one short clause);
+* ``states``: says the point, correctly, in other words (at length, in one short clause, or in plain words);
 * ``contradicts``: a fluent misconception on the point in its own vocabulary (reversed effects, swapped
-  functions or roles, wrong purpose or numbers);
+  functions or roles, wrong purpose or numbers), a sentence half right and half wrong, or another concept
+  described under the point's name;
 * ``other``: true, on the same topic, but not this point.
 
 The pairs are about 68 items of the notes, none of them an item of the grading benchmark's test questions
@@ -45,8 +47,9 @@ LEARNING_RATE = 3e-5
 MAX_TOKENS = 128  # a point and a sentence together; longer pairs are cut
 SEED = 0
 DATA = "data/fact_checks.jsonl"
-_HELPER_LABELS = {"correct": "states", "correct_short": "states", "wrong": "contradicts",
-                  "wrong_subtle": "contradicts", "other_true": "other"}
+_HELPER_LABELS = {"correct": "states", "correct_short": "states", "correct_plain": "states",
+                  "wrong": "contradicts", "wrong_subtle": "contradicts", "half_wrong": "contradicts",
+                  "wrong_other_concept": "contradicts", "other_true": "other"}
 
 
 def fit_rows() -> list[dict]:

@@ -231,7 +231,7 @@ class Tutor:
         if reference is not None:
             text = clean_text(reference, self.config.max_answer_chars, "reference answer")
             given = Reference(text, "given reference", question=question)
-            return self.grader.grade(question, answer, [given])
+            return self.grader.grade(question, answer, [given], check=False)  # the checker knows the notes only
         references, matched, from_retrieval = self.references_for(question)
         return self.grader.grade(question, answer, references, matched_question=matched,
                                  from_retrieval=from_retrieval)

@@ -276,9 +276,9 @@ class Grader:
         whole = float((reference_v @ answer_v).max())
         checked = 1.0 if stated is None else min(1.0, stated / CHECK_FULL) ** CHECK_EXPONENT
         if checked < 1.0:
-            notes.append(f"Read with the notes' points, this answer states them with a mean probability of "
-                         f"{stated:.0%} (the fact checker's full marks start at {CHECK_FULL:.0%}): the score keeps "
-                         f"{checked:.0%} of itself.")
+            notes.append(f"The fact checker reads most of this answer as not saying what the notes say (it states "
+                         f"their points with a mean probability of {stated:.0%}; full marks need {CHECK_FULL:.0%}), "
+                         f"so the score keeps {checked:.0%} of itself. Compare your sentences with the points below.")
         evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less
                             float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase)) * sound_share,
                             sound_share, checked)

@@ -35,9 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tutor import Tutor, checking, models  # noqa: E402
+from tutor import Tutor, checking  # noqa: E402
 from tutor.grading import COVERAGE_WEIGHT, SEMANTIC_SHARE  # noqa: E402
-from tutor.tuning import cached_fit  # noqa: E402
 
 KINDS = ("excellent", "partial", "misconception", "off_topic")
 # Written before tuning: the first two files by this project; the third blind, by a separate author from the
@@ -113,20 +112,13 @@ def cross_fit_checkers(tutor: Tutor) -> list[tuple[set[str], checking.FactChecke
     with the items each was fitted on; cached like the shipped one."""
     rows = checking.fit_rows()
     items = sorted({row["item"] for row in rows})
-    source, base = models.model_source(checking.DEFAULT_EMBED_MODEL, tutor.config.cache_dir)
+    device = tutor.grader.checker.device if tutor.grader.checker else "cpu"
     out = []
     for half in (0, 1):
         mine = set(items[half::2])
-        part = [row for row in rows if row["item"] in mine]
-        key = hashlib.sha256(json.dumps([checking.CHECK_VERSION, base, part]).encode()).hexdigest()[:12]
-
-        def make(staging: Path, part: list[dict] = part) -> int:
-            checking.fit(source, part, staging)
-            return len(part)
-
-        folder = cached_fit(tutor.config.cache_dir, f"xfit{half}-{key}", base, make, "cross-fitted fact checker",
-                            {"check_version": checking.CHECK_VERSION})
-        out.append((mine, checking.FactChecker(folder, tutor.checker.device if tutor.checker else "cpu")))
+        folder = checking.checker_dir(cache_dir=tutor.config.cache_dir, kind=f"xfit{half}",
+                                      rows=[row for row in rows if row["item"] in mine])
+        out.append((mine, checking.FactChecker(folder, device)))
     return out
 
 

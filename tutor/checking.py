@@ -98,18 +98,21 @@ def fit(source: str, rows: list[dict], target: Path, epochs: int = EPOCHS, seed:
         raise RuntimeError(f"The fact checker was not saved as {WEIGHTS} in {target}.")
 
 
-def checker_dir(name_or_path: str = DEFAULT_EMBED_MODEL, cache_dir: Path | None = None) -> Path:
-    """The fitted checker's folder, fitted once from the (verified) base model and the shipped pairs."""
+def checker_dir(name_or_path: str = DEFAULT_EMBED_MODEL, cache_dir: Path | None = None,
+                rows: list[dict] | None = None, kind: str = "checker") -> Path:
+    """The fitted checker's folder, fitted once from the (verified) base model on ``rows`` (default: the shipped
+    pairs) and kept in the cache folder as ``<kind>-<key>`` (a benchmark's cross-fitted halves name their own
+    kind, so neither replaces the shipped one)."""
     source, base_weights = models.model_source(name_or_path, cache_dir)
-    rows = fit_rows()
+    rows = fit_rows() if rows is None else rows
     key = hashlib.sha256(json.dumps([CHECK_VERSION, base_weights, rows]).encode()).hexdigest()[:12]
 
     def make(staging: Path) -> int:
-        log.info("Fitting the fact checker on %d pairs (once; about 3 minutes on 2 CPU cores)", len(rows))
+        log.info("Fitting the fact checker on %d pairs (once; about 7 minutes on 2 CPU cores)", len(rows))
         fit(source, rows, staging)
         return len(rows)
 
-    return cached_fit(cache_dir or default_cache_dir(), f"checker-{key}", base_weights, make, "fact checker",
+    return cached_fit(cache_dir or default_cache_dir(), f"{kind}-{key}", base_weights, make, "fact checker",
                       {"check_version": CHECK_VERSION})
 
 

@@ -40,7 +40,7 @@ class Config:
             questions (``tutor.tuning``; tuned once into cache_dir, about 5 minutes on 2 CPU cores) and any
             other model as it is; ``on`` tunes whichever model is named; ``off`` uses the model as it is.
         fact_check: ``auto`` (the default) grades with the fact checker (``tutor.checking``, fitted once into
-            cache_dir from the embedded all-MiniLM-L6-v2, about 3 minutes on 2 CPU cores) unless the embedder
+            cache_dir from the embedded all-MiniLM-L6-v2, about 7 minutes on 2 CPU cores) unless the embedder
             is the test stand-in; ``on`` always; ``off`` never.
         whisper_model: faster-whisper model name or CTranslate2 folder; default ``base``, the embedded
             multilingual base transcribing English (assembled once from its two packages into cache_dir);

@@ -158,7 +158,7 @@ def tuned_model_dir(load_model: Callable, base_weights: str, cache_dir: Path,
     def make(staging: Path) -> int:
         examples = bundled_pairs() if pairs is None else pairs
         log.info("Adapting the embedding model to interview questions (%d pairs; once per model, "
-                 "about 5 minutes on 2 CPU cores)", len(examples))
+                 "about 4 minutes on 2 CPU cores)", len(examples))
         tune(load_model(), examples).save(str(staging))
         return len(examples)
 

@@ -57,7 +57,6 @@ class Tutor:
 
     def __init__(self, config: Config, embedder: Embedder, index: IndexData, checker: FactChecker | None = None):
         self.config = config
-        self.checker = checker
         # Every request thread embeds through one queue: safe, and concurrent questions share a batch.
         if not isinstance(embedder, BatchingEmbedder):
             embedder = BatchingEmbedder(embedder)
@@ -104,7 +103,7 @@ class Tutor:
         one's models."""
         index = load_or_build(self.config.corpus_dir, self.config.index_dir, self.embedder,
                               notes_dir=self.config.notes_folder, max_page_bytes=self.config.max_page_bytes)
-        fresh = type(self)(self.config, self.embedder, index, self.checker)
+        fresh = type(self)(self.config, self.embedder, index, self.grader.checker)
         fresh._transcriber = self._transcriber
         return fresh
 

@@ -10,6 +10,9 @@
    question into dev and test (the order of each question's SHA-256, alternating). Tune on dev; report test.
 3. Latency of grading a 100-word answer once loaded, and as a multiple of one bare embedding forward pass.
 
+On dev with a checker, a table gives each (CHECK_FULL, CHECK_EXPONENT) setting's excellent and misconception
+means and partial > misconception on the same grades, to choose the checker's settings from.
+
 The fact checker (``tutor.checking``) is fitted on pairs about items of the notes that no test question asks
 about, but about most dev questions' items: on dev, ``--cross-fit`` grades each question with one of two checkers
 fitted on halves of the pairs (by item), the one that never saw its items. ``TUTOR_FACT_CHECK=off`` grades
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -36,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tutor import Tutor, checking  # noqa: E402
-from tutor.grading import COVERAGE_WEIGHT, SEMANTIC_SHARE  # noqa: E402
+from tutor.grading import CHECK_EXPONENT, CHECK_FULL, COVERAGE_WEIGHT, SEMANTIC_SHARE  # noqa: E402
 
 KINDS = ("excellent", "partial", "misconception", "off_topic")
 # Written before tuning: the first two files by this project; the third blind, by a separate author from the
@@ -123,7 +127,7 @@ def cross_fit_checkers(tutor: Tutor) -> list[tuple[set[str], checking.FactChecke
 
 
 def pytorch_set(tutor: Tutor, data: list[dict], checkers: list | None = None) -> dict:
-    results = {"grader": [], "cosine": []}
+    results = {"grader": [], "cosine": [], "graded": []}
     for case in data:
         found = tutor.references_for(case["question"])[0]
         references = [r.answer for r in found]
@@ -131,9 +135,38 @@ def pytorch_set(tutor: Tutor, data: list[dict], checkers: list | None = None) ->
             seen = {r.item_id for r in found}
             unseen = [checker for mine, checker in checkers if not mine & seen]
             tutor.grader.checker = unseen[0] if unseen else checkers[0][1]
-        results["grader"].append([tutor.grade(case["question"], case[k]).score for k in KINDS])
+        grades = [tutor.grade(case["question"], case[k]) for k in KINDS]
+        results["grader"].append([g.score for g in grades])
+        results["graded"].append(grades)
         results["cosine"].append([plain_cosine(tutor, case[k], references) for k in KINDS])
     return {"questions": [c["question"] for c in data], **results}
+
+
+CHECK_FULL_GRID = (0.1, 0.15, 0.2, 0.25, 0.3)
+CHECK_EXPONENT_GRID = (0.5, 1, 2)
+
+
+def check_settings_table(graded: list[list]) -> None:
+    """Each (CHECK_FULL, CHECK_EXPONENT) setting applied to the same grades: excellent / misconception means and
+    partial > misconception, so the fact checker's settings are chosen from a printed table (on dev)."""
+    def cell(full: float, exponent: float) -> str:
+        rows = [[g.score if g.stated is None or g.evidence is None else
+                 dataclasses.replace(g.evidence, checked=min(1.0, g.stated / full) ** exponent).score()
+                 for g in grades] for grades in graded]
+        return (f"{statistics.mean(r[0] for r in rows):.1f} / {statistics.mean(r[2] for r in rows):.1f}, "
+                f"{sum(r[1] > r[2] for r in rows)}")
+
+    print("\nFact checker settings (excellent / misconception, partial > misconception); shipped marked *\n")
+    grid_table("CHECK_FULL \\ CHECK_EXPONENT", CHECK_FULL_GRID, CHECK_EXPONENT_GRID, cell,
+               (CHECK_FULL, CHECK_EXPONENT))
+
+
+def grid_table(corner: str, rows: tuple, columns: tuple, cell, shipped: tuple) -> None:
+    """A Markdown table of ``cell(row, column)`` over two settings, the shipped pair marked *."""
+    print(f"| {corner} | " + " | ".join(str(c) for c in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for r in rows:
+        print(f"| {r} | " + " | ".join(("*" if (r, c) == shipped else "") + cell(r, c) for c in columns) + " |")
 
 
 def ordered(row: list[float]) -> bool:
@@ -202,6 +235,9 @@ def main() -> None:
         flag = "" if ordered(row) else "   <- ordering broken"
         print(f"  {' / '.join(f'{x:5.1f}' for x in row)}  {question[:70]}{flag}")
 
+    if shipped is not None and args.split == "dev":  # settings are chosen on dev; test reports the shipped one
+        check_settings_table(result["graded"])
+
     grade_s, embed_s = latency(tutor)
     print(f"\nGrading a 100-word answer: median {grade_s * 1000:.1f} ms; one bare embedding of it "
           f"{embed_s * 1000:.1f} ms; ratio {grade_s / embed_s:.1f}x")
@@ -221,15 +257,12 @@ def mohler_table(result: dict) -> None:
           f"({', '.join(f'{r:.2f}' for r in folds)}); chosen (coverage weight, semantic share) per fold: "
           f"{', '.join(f'({c}, {s})' for c, s in cv['chosen'])}")
     print("\nPer setting, Pearson over the folds (mean ± spread); the shipped setting is marked *\n")
-    print("| coverage weight \\ semantic share | " + " | ".join(str(s) for s in SEMANTIC_GRID) + " |")
-    print("|---|" + "---|" * len(SEMANTIC_GRID))
-    for c in COVERAGE_GRID:
-        cells = []
-        for s in SEMANTIC_GRID:
-            r = np.array(cv["per_setting"][(c, s)])
-            mark = "*" if (c, s) == (COVERAGE_WEIGHT, SEMANTIC_SHARE) else ""
-            cells.append(f"{mark}{r.mean():.3f} ± {r.std():.3f}")
-        print(f"| {c} | " + " | ".join(cells) + " |")
+    def cell(c: float, s: float) -> str:
+        r = np.array(cv["per_setting"][(c, s)])
+        return f"{r.mean():.3f} ± {r.std():.3f}"
+
+    grid_table("coverage weight \\ semantic share", COVERAGE_GRID, SEMANTIC_GRID, cell,
+               (COVERAGE_WEIGHT, SEMANTIC_SHARE))
 
 
 if __name__ == "__main__":

@@ -156,7 +156,9 @@ def check_settings_table(graded: list[list]) -> None:
         return (f"{statistics.mean(r[0] for r in rows):.1f} / {statistics.mean(r[2] for r in rows):.1f}, "
                 f"{sum(r[1] > r[2] for r in rows)}")
 
-    print("\nFact checker settings (excellent / misconception, partial > misconception); shipped marked *\n")
+    print("\nFact checker settings (excellent / misconception, partial > misconception); shipped marked *. Recomputed "
+          "from each grade's stated share as the grade gives it (3 decimals), so a near tie can fall the other way "
+          "than in the table above.\n")
     grid_table("CHECK_FULL \\ CHECK_EXPONENT", CHECK_FULL_GRID, CHECK_EXPONENT_GRID, cell,
                (CHECK_FULL, CHECK_EXPONENT))
 

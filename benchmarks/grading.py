@@ -5,9 +5,10 @@
    The grade's two weights are chosen by leave-questions-out cross-validation: the questions are dealt into
    folds, each fold's answers are scored with the weights that correlate best on the other folds, and the
    pooled out-of-fold Pearson is reported with the folds' mean and spread (``--folds``).
-2. The PyTorch set (benchmarks/data/grading_pytorch*.json, 43 corpus questions, each with an excellent, a
-   partial, a misconception and an off-topic answer, written before the grader was tuned on them), split by
-   question into dev and test (the order of each question's SHA-256, alternating). Tune on dev; report test.
+2. The PyTorch set (benchmarks/data/grading_pytorch*.json, 79 corpus questions in three parts, each with an
+   excellent, a partial, a misconception and an off-topic answer, written before the grader was tuned on them),
+   split by question into dev and test (the order of each question's SHA-256, alternating). Tune on dev; report
+   test. ``--fresh FILE`` grades a set written later, outside the splits, instead (below).
 3. Latency of grading a 100-word answer once loaded, and as a multiple of one bare embedding forward pass.
 
 On dev with a checker, a table gives each (CHECK_FULL, CHECK_EXPONENT) setting's excellent and misconception
@@ -18,7 +19,13 @@ about, but about most dev questions' items: on dev, ``--cross-fit`` grades each 
 fitted on halves of the pairs (by item), the one that never saw its items. ``TUTOR_FACT_CHECK=off`` grades
 without a checker.
 
+``--fresh grading_pytorch_blind2.json``: every question of a set written blind after the splits were fixed (40
+questions), each graded by the cross-fitted checker that never saw its items (a question whose items both halves
+saw is counted and graded by the first), without Mohler or the settings table: a check of the shipped grader on
+answers nobody tuned on.
+
     python benchmarks/grading.py [--split dev|test] [--mohler PATH] [--folds 5] [--cross-fit]
+    python benchmarks/grading.py --fresh grading_pytorch_blind2.json
 """
 
 from __future__ import annotations
@@ -127,7 +134,7 @@ def cross_fit_checkers(tutor: Tutor) -> list[tuple[set[str], checking.FactChecke
 
 
 def pytorch_set(tutor: Tutor, data: list[dict], checkers: list | None = None) -> dict:
-    results = {"grader": [], "cosine": [], "graded": []}
+    results = {"grader": [], "cosine": [], "graded": [], "checker_saw": 0}
     for case in data:
         found = tutor.references_for(case["question"])[0]
         references = [r.answer for r in found]
@@ -135,6 +142,7 @@ def pytorch_set(tutor: Tutor, data: list[dict], checkers: list | None = None) ->
             seen = {r.item_id for r in found}
             unseen = [checker for mine, checker in checkers if not mine & seen]
             tutor.grader.checker = unseen[0] if unseen else checkers[0][1]
+            results["checker_saw"] += not unseen
         grades = [tutor.grade(case["question"], case[k]) for k in KINDS]
         results["grader"].append([g.score for g in grades])
         results["graded"].append(grades)
@@ -204,23 +212,30 @@ def main() -> None:
                         help="PyTorch-set split to report (tune on dev; report test once per change)")
     parser.add_argument("--mohler", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "mohler" / "dev.csv")
     parser.add_argument("--folds", type=int, default=5, help="question folds for the Mohler cross-validation")
+    parser.add_argument("--fresh", metavar="FILE", help="grade this set of benchmarks/data (outside the splits) "
+                        "with cross-fitted checkers, instead of Mohler and a split")
     parser.add_argument("--cross-fit", action="store_true",
                         help="grade the PyTorch set with fact checkers fitted without each question's items")
     args = parser.parse_args()
     tutor = Tutor.load()
     print(f"Model: {tutor.embedder.name}\n")
 
-    if args.mohler.is_file():
-        mohler_table(mohler(tutor, args.mohler, args.folds))
+    if args.fresh:
+        data = json.loads((ROOT / "benchmarks" / "data" / args.fresh).read_text())["questions"]
+        args.cross_fit, label = True, f"{args.fresh}, all"
     else:
-        print(f"(Mohler data not found at {args.mohler}; skipped)")
-
-    data = load_cases()[args.split]
+        if args.mohler.is_file():
+            mohler_table(mohler(tutor, args.mohler, args.folds))
+        else:
+            print(f"(Mohler data not found at {args.mohler}; skipped)")
+        data, label = load_cases()[args.split], f"{args.split} split"
     shipped = tutor.grader.checker
     result = pytorch_set(tutor, data, cross_fit_checkers(tutor) if args.cross_fit and shipped else None)
     tutor.grader.checker = shipped
     print(f"\nFact checker: {'none' if shipped is None else 'cross-fitted' if args.cross_fit else 'shipped'}")
-    print(f"\nPyTorch set, {args.split} split ({len(data)} questions x 4 answers)\n")
+    if args.cross_fit and shipped:
+        print(f"Questions whose items both cross-fitted checkers saw: {result['checker_saw']} of {len(data)}")
+    print(f"\nPyTorch set, {label} ({len(data)} questions x 4 answers)\n")
     print("| scorer | excellent | partial | misconception | off-topic | excellent - misconception "
           "| partial > misconception | all orderings hold |")
     print("|---|---|---|---|---|---|---|---|")
@@ -237,7 +252,8 @@ def main() -> None:
         flag = "" if ordered(row) else "   <- ordering broken"
         print(f"  {' / '.join(f'{x:5.1f}' for x in row)}  {question[:70]}{flag}")
 
-    if shipped is not None and args.split == "dev":  # settings are chosen on dev; test reports the shipped one
+    # Settings are chosen on dev; test and a fresh set report the shipped one.
+    if shipped is not None and args.split == "dev" and not args.fresh:
         check_settings_table(result["graded"])
 
     grade_s, embed_s = latency(tutor)

@@ -37,7 +37,7 @@ class Config:
         embed_model: sentence-transformers model name or path; the default is the embedded
             all-MiniLM-L6-v2, verified by SHA-256 before use.
         embed_tuning: ``auto`` (the default) uses the default embedding model's copy adapted to interview
-            questions (``tutor.tuning``; tuned once into cache_dir, about 5 minutes on 2 CPU cores) and any
+            questions (``tutor.tuning``; tuned once into cache_dir, about 4 minutes on 2 CPU cores) and any
             other model as it is; ``on`` tunes whichever model is named; ``off`` uses the model as it is.
         fact_check: ``auto`` (the default) grades with the fact checker (``tutor.checking``, fitted once into
             cache_dir from the embedded all-MiniLM-L6-v2, about 7 minutes on 2 CPU cores) unless the embedder

@@ -220,9 +220,10 @@ def main() -> None:
     tutor = Tutor.load()
     print(f"Model: {tutor.embedder.name}\n")
 
+    cross_fit = args.cross_fit or bool(args.fresh)  # a fresh set is always read by checkers blind to its items
     if args.fresh:
         data = json.loads((ROOT / "benchmarks" / "data" / args.fresh).read_text())["questions"]
-        args.cross_fit, label = True, f"{args.fresh}, all"
+        label = f"{args.fresh}, all"
     else:
         if args.mohler.is_file():
             mohler_table(mohler(tutor, args.mohler, args.folds))
@@ -230,10 +231,10 @@ def main() -> None:
             print(f"(Mohler data not found at {args.mohler}; skipped)")
         data, label = load_cases()[args.split], f"{args.split} split"
     shipped = tutor.grader.checker
-    result = pytorch_set(tutor, data, cross_fit_checkers(tutor) if args.cross_fit and shipped else None)
+    result = pytorch_set(tutor, data, cross_fit_checkers(tutor) if cross_fit and shipped else None)
     tutor.grader.checker = shipped
-    print(f"\nFact checker: {'none' if shipped is None else 'cross-fitted' if args.cross_fit else 'shipped'}")
-    if args.cross_fit and shipped:
+    print(f"\nFact checker: {'none' if shipped is None else 'cross-fitted' if cross_fit else 'shipped'}")
+    if cross_fit and shipped:
         print(f"Questions whose items both cross-fitted checkers saw: {result['checker_saw']} of {len(data)}")
     print(f"\nPyTorch set, {label} ({len(data)} questions x 4 answers)\n")
     print("| scorer | excellent | partial | misconception | off-topic | excellent - misconception "

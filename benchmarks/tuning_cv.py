@@ -10,9 +10,13 @@ fits its ranker and confidence decision on the same questions.
     python benchmarks/tuning_cv.py --pairs dev --epochs 2
     python benchmarks/tuning_cv.py --more                  # + the second round's questions on the tuning folds
     python benchmarks/tuning_cv.py --more --phrasings      # + each item's listed ways of asking
+    python benchmarks/tuning_cv.py --as-shipped [--phrasings]  # the tutor's own recipe, ranker refitted per fold
 
 Held-out figures are on the first round's dev questions (comparable between runs), then on the second
-round's questions about the held-out items.
+round's questions about the held-out items. ``--as-shipped`` instead repeats the tutor's own recipe per fold:
+tuned on every shipped in-scope dev question whose items are outside the fold (all rounds) and the notes' own
+pairs, the ranker refitted on the same questions with the tuned model, every dev round's questions on the fold's
+items held out.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tutor import Tutor, ranking  # noqa: E402
+from tutor.confidence import fit_questions  # noqa: E402
 from tutor.config import Config  # noqa: E402
 from tutor.index import group_questions, make_faiss_index  # noqa: E402
 from tutor.passages import build_passages  # noqa: E402
@@ -83,6 +88,60 @@ def hits_at_1(tutor: Tutor, embedder: ModelEmbedder, texts: list[str], cases: li
     return out
 
 
+def as_shipped(tutor: Tutor, base: ModelEmbedder, texts: list[str], dev: list[dict], phrasings: bool,
+               folds: list[int]) -> None:
+    """Five folds by item over every dev round, each tuned, ranked and refitted as the tutor does (with
+    ``phrasings``: each item's other ways of asking paired with its document, too); prints hit@1 per stage and
+    the ranked MRR, base model → tuned."""
+    ids = [item.id for item in tutor.items]
+    by_id = {item.id: item for item in tutor.items if item.answer}
+    shipped = [row for row in fit_questions() if row["in_scope"] and any(g in by_id for g in row["gold"])]
+    item_ids = sorted({c["gold"][0] for c in dev})
+    random.Random(0).shuffle(item_ids)
+    extra = [(item.prompt, document(item)) for item in by_id.values()]
+    if phrasings:
+        extra += [(phrasing, document(item)) for item in by_id.values() for phrasing in item.phrasings]
+
+    def outcomes(embedder: ModelEmbedder, fitted_on: list[dict], cases: list[dict]) -> dict[str, list[float]]:
+        data = copy.copy(tutor.index)
+        data.faiss_index = make_faiss_index(embedder.embed(texts))
+        found = Retriever(data, embedder, ranker=None).candidates_many([row["q"] for row in fitted_on])
+        ranker = ranking.fit([(x, np.array([ids[p] in row["gold"] for p in positions]))
+                              for row, (positions, x) in zip(fitted_on, found, strict=True)])
+        out = {}
+        for name, mode, rank_with in (("dense", "dense", None), ("first stage", "hybrid", None),
+                                      ("ranked", "hybrid", ranker)):
+            results = Retriever(data, embedder, mode=mode, ranker=rank_with).search_many([c["q"] for c in cases], k=10)
+            ranks = [next((n for n, s in enumerate(r) if ids[s.position] in c["gold"]), None)
+                     for r, c in zip(results, cases, strict=True)]
+            out[name] = [float(rank == 0) for rank in ranks]
+            if name == "ranked":
+                out["ranked MRR"] = [0.0 if rank is None else 1 / (rank + 1) for rank in ranks]
+        return out
+
+    print(f"as shipped: every dev round, ranker refitted per fold, phrasings: {phrasings}\n")
+    print("| fold | held-out questions | pairs | tuning s | dense | first stage | ranked | ranked MRR |")
+    print("|---|---|---|---|---|---|---|---|")
+    totals: dict[str, list[list[float]]] = {}
+    for fold in folds:
+        held = set(item_ids[fold::FOLDS])
+        fitted_on = [row for row in shipped if not set(row["gold"]) & held]
+        cases = [c for c in dev if set(c["gold"]) & held]
+        pairs = [(row["q"], document(next(by_id[g] for g in row["gold"] if g in by_id))) for row in fitted_on]
+        started = time.perf_counter()
+        tuned = ModelEmbedder(tune(base.model, pairs + extra), base.dimension)
+        seconds = time.perf_counter() - started
+        before, after = outcomes(base, fitted_on, cases), outcomes(tuned, fitted_on, cases)
+        for name in before:
+            totals.setdefault(name, [[], []])
+            totals[name][0] += before[name]
+            totals[name][1] += after[name]
+        print(f"| {fold} | {len(cases)} | {len(pairs) + len(extra)} | {seconds:.0f} | " + " | ".join(
+            f"{np.mean(before[n]):.3f} → {np.mean(after[n]):.3f}" for n in before) + " |", flush=True)
+    print(f"| all | {len(totals['dense'][0])} | | | " + " | ".join(
+        f"**{np.mean(a):.3f} → {np.mean(b):.3f}**" for a, b in totals.values()) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", choices=("dev", "notes", "both"), default="both",
@@ -97,6 +156,8 @@ def main() -> None:
                              "document: they are part of the notes, so the held-out items' are tuned on as well")
     parser.add_argument("--phrasings-to", choices=("document", "question"), default="document",
                         help="pair each phrasing with its item's document (question and answer) or its question only")
+    parser.add_argument("--as-shipped", action="store_true",
+                        help="the tutor's own recipe per fold: every dev round, the ranker refitted per fold")
     parser.add_argument("--folds", type=int, nargs="+", default=list(range(FOLDS)),
                         help="run only these of the five folds (a quicker, noisier comparison)")
     args = parser.parse_args()
@@ -110,6 +171,10 @@ def main() -> None:
     blind = json.loads((DATA / "retrieval_blind.json").read_text())
     dev = [c for c in blind["in_scope"] if c["split"] == "dev" and c.get("part") is None]
     more = [c for c in blind["in_scope"] if c["split"] == "dev" and c.get("part") == "more"]
+    if args.as_shipped:
+        as_shipped(tutor, base, texts, [c for c in blind["in_scope"] if c["split"] == "dev"], args.phrasings,
+                   args.folds)
+        return
     item_ids = sorted({c["item"] for c in dev})
     random.Random(0).shuffle(item_ids)
     notes_examples = [(item.prompt, [item]) for item in items if item.answer]

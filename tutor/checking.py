@@ -137,12 +137,16 @@ class FactChecker:
 
     def support(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """P(the sentence states the point) for each (point, sentence) pair."""
+        return self.probabilities(pairs)[:, LABELS.index("states")]
+
+    def probabilities(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """One row per (point, sentence) pair: the probability of each of ``LABELS``."""
         import torch
 
         if not pairs:
-            return np.zeros(0, np.float32)
+            return np.zeros((0, len(LABELS)), np.float32)
         with torch.inference_mode():
             encoded = self.tokenizer([p for p, _ in pairs], [s for _, s in pairs], truncation=True,
                                      max_length=MAX_TOKENS, padding=True, return_tensors="pt").to(self.device)
             probabilities = torch.softmax(self.model(**encoded).logits.float(), dim=-1)
-        return probabilities[:, LABELS.index("states")].cpu().numpy()
+        return probabilities.cpu().numpy()

@@ -34,8 +34,9 @@ def report(name: str, probabilities: np.ndarray, truth: np.ndarray) -> None:
     from sklearn.metrics import roc_auc_score
 
     predicted = probabilities.argmax(axis=1)
+    states = checking.LABELS.index("states")
     claims = truth != checking.LABELS.index("other")
-    auc = roc_auc_score(truth[claims] == checking.LABELS.index("states"), probabilities[claims, 0])
+    auc = roc_auc_score(truth[claims] == states, probabilities[claims, states])
     print(f"\n{name}: {len(truth)} pairs, accuracy {np.mean(predicted == truth):.3f}, AUC of P(states), correct "
           f"against misconceptions {auc:.3f}\n")
     print("| true \\ read as | " + " | ".join(checking.LABELS) + " | recall | mean P(" + ", ".join(checking.LABELS)

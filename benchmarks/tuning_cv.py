@@ -39,7 +39,7 @@ from tutor.config import Config  # noqa: E402
 from tutor.index import group_questions, make_faiss_index  # noqa: E402
 from tutor.passages import build_passages  # noqa: E402
 from tutor.retrieval import Retriever  # noqa: E402
-from tutor.tuning import document, tune  # noqa: E402
+from tutor.tuning import document, training_pairs, tune  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 FOLDS = 5
@@ -98,9 +98,8 @@ def as_shipped(tutor: Tutor, base: ModelEmbedder, texts: list[str], dev: list[di
     shipped = [row for row in fit_questions() if row["in_scope"] and any(g in by_id for g in row["gold"])]
     item_ids = sorted({c["gold"][0] for c in dev})
     random.Random(0).shuffle(item_ids)
-    extra = [(item.prompt, document(item)) for item in by_id.values()]
-    if phrasings:
-        extra += [(phrasing, document(item)) for item in by_id.values() for phrasing in item.phrasings]
+    extra = [(phrasing, document(item)) for item in by_id.values() for phrasing in item.phrasings] if phrasings \
+        else []
 
     def outcomes(embedder: ModelEmbedder, fitted_on: list[dict], cases: list[dict]) -> dict[str, list[float]]:
         data = copy.copy(tutor.index)
@@ -127,16 +126,16 @@ def as_shipped(tutor: Tutor, base: ModelEmbedder, texts: list[str], dev: list[di
         held = set(item_ids[fold::FOLDS])
         fitted_on = [row for row in shipped if not set(row["gold"]) & held]
         cases = [c for c in dev if set(c["gold"]) & held]
-        pairs = [(row["q"], document(next(by_id[g] for g in row["gold"] if g in by_id))) for row in fitted_on]
+        pairs = training_pairs(tutor.items, fitted_on) + extra  # the tutor's own recipe, on these folds' questions
         started = time.perf_counter()
-        tuned = ModelEmbedder(tune(base.model, pairs + extra), base.dimension)
+        tuned = ModelEmbedder(tune(base.model, pairs), base.dimension)
         seconds = time.perf_counter() - started
         before, after = outcomes(base, fitted_on, cases), outcomes(tuned, fitted_on, cases)
         for name in before:
             totals.setdefault(name, [[], []])
             totals[name][0] += before[name]
             totals[name][1] += after[name]
-        print(f"| {fold} | {len(cases)} | {len(pairs) + len(extra)} | {seconds:.0f} | " + " | ".join(
+        print(f"| {fold} | {len(cases)} | {len(pairs)} | {seconds:.0f} | " + " | ".join(
             f"{np.mean(before[n]):.3f} → {np.mean(after[n]):.3f}" for n in before) + " |", flush=True)
     print(f"| all | {len(totals['dense'][0])} | | | " + " | ".join(
         f"**{np.mean(a):.3f} → {np.mean(b):.3f}**" for a, b in totals.values()) + " |")

@@ -60,14 +60,15 @@ def document(item) -> str:
     return f"{item.prompt}\n{item.answer}"
 
 
-def training_pairs(items) -> list[tuple[str, str]]:
-    """(question, document) pairs: each shipped in-scope question with the first of its gold items found in
-    ``items``, then each answered item's own question."""
+def training_pairs(items, questions: list[dict] | None = None) -> list[tuple[str, str]]:
+    """(question, document) pairs: each shipped in-scope question (or each of ``questions``, rows of the same
+    shape: a benchmark's tuning folds) with the first of its gold items found in ``items``, then each answered
+    item's own question."""
     from tutor.confidence import fit_questions
 
     by_id = {item.id: item for item in items if item.answer}
     pairs = []
-    for row in fit_questions():
+    for row in fit_questions() if questions is None else questions:
         gold = next((by_id[g] for g in row["gold"] if g in by_id), None) if row["in_scope"] else None
         if gold is not None:
             pairs.append((row["q"], document(gold)))

@@ -7,8 +7,9 @@ import pytest
 
 from tutor import checking
 from tutor.calibration import BUNDLED_CALIBRATION
-from tutor.grading import CHECK_EXPONENT, CHECK_FULL, Grader, Reference
+from tutor.grading import CHECK_EXPONENT, CHECK_FULL, CHECK_PRIOR, CHECK_PRIOR_CHARS, Grader, Reference
 from tutor.models import HashEmbedder
+from tutor.points import split_sentences
 
 REFERENCE = Reference("Calling model.eval() switches dropout off and makes batch norm use its running statistics. "
                       "Calling model.train() puts dropout and batch norm back into training behaviour.", "notes",
@@ -47,11 +48,21 @@ def test_an_answer_the_checker_believes_keeps_its_score():
 
 
 def test_an_answer_the_checker_doubts_loses_score_and_says_why():
-    plain, doubted = grade(None), grade(FixedChecker(CHECK_FULL / 2))
+    plain, doubted = grade(None), grade(FixedChecker(0.0))
+    said = sum(len(span) for span in split_sentences(ANSWER))
+    stated = CHECK_PRIOR * CHECK_PRIOR_CHARS / (said + CHECK_PRIOR_CHARS)  # only the prior's evidence is left
     assert plain.score > 0
-    assert doubted.score == pytest.approx(plain.score * 0.5 ** CHECK_EXPONENT, abs=0.1)
-    assert doubted.stated == pytest.approx(CHECK_FULL / 2)
+    assert doubted.stated == pytest.approx(stated, abs=1e-3)
+    assert doubted.score == pytest.approx(plain.score * (stated / CHECK_FULL) ** CHECK_EXPONENT, abs=0.1)
     assert any("fact checker" in note for note in doubted.notes)
+
+
+def test_the_checker_weighs_a_paragraph_it_doubts_more_than_one_line():
+    grader = Grader(HashEmbedder(), BUNDLED_CALIBRATION, checker=FixedChecker(0.0))
+    line = grader.grade("train vs eval?", "eval() turns dropout off.", [REFERENCE])
+    paragraph = grader.grade("train vs eval?", " ".join([ANSWER] * 3), [REFERENCE])
+    assert line.stated > paragraph.stated
+    assert line.evidence.checked > paragraph.evidence.checked
 
 
 def test_a_reference_from_elsewhere_is_graded_without_the_checker():

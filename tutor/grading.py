@@ -68,12 +68,17 @@ SOUND_EXPONENT = 2
 NEAR_SPELLING = 0.8
 # The fact checker (``tutor.checking``): each sentence is checked against its CHECK_POINTS nearest points; an
 # answer whose sentences (by length) read as stating a point with mean probability below CHECK_FULL keeps
-# (mean / CHECK_FULL) ** CHECK_EXPONENT of its score. Chosen on the dev half of the PyTorch set, each question
-# checked by a checker fitted without its items (benchmarks/grading.py --cross-fit), as the setting with the
-# widest excellent - misconception gap among those that keep excellent answers at 75 or more.
+# (mean / CHECK_FULL) ** CHECK_EXPONENT of its score. The mean starts from CHECK_PRIOR_CHARS characters read at
+# CHECK_PRIOR: the checker misreads one sentence in three on points it never saw, so a one-line answer read as
+# not stating the notes is weak evidence, and a whole paragraph so read is strong. Chosen on the dev half of the
+# PyTorch set, each question checked by a checker fitted without its items (benchmarks/grading.py --cross-fit),
+# as the setting that orders partial above misconception on most questions among those that keep excellent
+# answers at 75 or more and 40 above misconceptions (docs/PERFORMANCE.md, Grading, 2026-12-07).
 CHECK_POINTS = 2
-CHECK_FULL = 0.1
+CHECK_FULL = 0.15
 CHECK_EXPONENT = 1
+CHECK_PRIOR = 0.3
+CHECK_PRIOR_CHARS = 50
 
 
 @dataclass(frozen=True)
@@ -301,15 +306,16 @@ class Grader:
                      None if stated is None else round(stated, 3))
 
     def _stated(self, points: list[str], spans: list[str], similarity: np.ndarray) -> float | None:
-        """The length-weighted mean, over the answer's sentences, of the probability that a sentence states one
-        of its ``CHECK_POINTS`` nearest points (``tutor.checking``); None without a checker."""
+        """The length-weighted mean, over the answer's sentences and ``CHECK_PRIOR_CHARS`` characters read at
+        ``CHECK_PRIOR``, of the probability that a sentence states one of its ``CHECK_POINTS`` nearest points
+        (``tutor.checking``); None without a checker."""
         if self.checker is None or not points:
             return None
         nearest = np.argsort(-similarity, axis=0, kind="stable")[:CHECK_POINTS]  # per sentence
         pairs = [(points[k], span) for j, span in enumerate(spans) for k in nearest[:, j]]
         support = self.checker.support(pairs).reshape(len(spans), -1).max(axis=1)
         lengths = np.array([len(span) for span in spans], dtype=np.float64)
-        return float(support @ lengths / lengths.sum())
+        return float((support @ lengths + CHECK_PRIOR * CHECK_PRIOR_CHARS) / (lengths.sum() + CHECK_PRIOR_CHARS))
 
     def _clashes(self, question: str, points: list[str], spans: list[str], similarity: np.ndarray,
                  references: list[Reference], span_v: np.ndarray, question_v: np.ndarray

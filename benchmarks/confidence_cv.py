@@ -9,7 +9,7 @@ held-out probabilities are pooled. Each variant adds a feature to the five that 
 * both;
 * the margin over the in-scope questions and every item's own question and listed phrasings.
 
-A fitted question is compared only with the shipped questions of the other folds, as in ``fit_for_index``.
+A fitted question is compared only with the shipped questions of the other folds, as in ``tutor.fitting.fit_decision``.
 Printed per variant: AUC, answered / flagged at the threshold 0.5, and the threshold at which 0.97 of the held-out
 in-scope questions are answered with the share of out-of-scope ones flagged there.
 

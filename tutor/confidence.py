@@ -16,7 +16,7 @@ known_outside   how much nearer the question is to the nearest shipped out-of-sc
                 to a question the notes are known not to cover, however many of its words they use
 ==============  ==========================================================================================
 
-The weights are fitted when the index is built (``fit_for_index``), on the development questions shipped
+The weights are fitted when the index is built (``tutor.fitting.fit_decision``), on the development questions shipped
 in ``tutor/data/confidence_questions.jsonl`` — in-scope questions with the items that answer them and
 out-of-scope ones, near misses among them — and stored in the index manifest with the hash of that file,
 so a query only computes a dot product, and a changed file, feature set or model means a refit. The test
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
@@ -54,7 +53,6 @@ MIN_FIT_QUESTIONS = 20  # of each class; fewer, and the bundled decision is used
 FOLDS = 5
 ANSWERED_TARGET = 0.97  # of each round's held-out in-scope questions answered, at the chosen threshold
 THRESHOLD_RANGE = (0.2, 0.5)
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -253,42 +251,6 @@ def fold_of(row: dict) -> int:
     wording."""
     key = row["gold"][0] if row["in_scope"] and row["gold"] else row["q"]
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % FOLDS
-
-
-def fit_for_index(index, embedder, bundled_notes: bool = True) -> tuple[Decision, Memory | None]:
-    """Fit the decision for a freshly built index, and the memory of shipped questions it compares with:
-    the shipped questions are retrieved exactly as ``ask`` retrieves them (``fit_rows``); ``bundled_notes``
-    False (the ranker's fit found that items with the bundled ids do not answer the shipped questions) means
-    the bundled decision and no memory."""
-    from tutor.retrieval import Retriever
-
-    rows = fit_rows(index)
-    labels = [row["in_scope"] for row in rows]
-    if not bundled_notes or sum(labels) < MIN_FIT_QUESTIONS or len(labels) - sum(labels) < MIN_FIT_QUESTIONS:
-        log.warning("The shipped questions are not about these notes (%d name an item here%s): using the "
-                    "confidence decision fitted on the bundled notes with all-MiniLM-L6-v2.", sum(labels),
-                    "" if bundled_notes else ", which does not answer them")
-        return BUNDLED_DECISION, None
-    retriever = Retriever(index, embedder)
-    questions = [row["q"] for row in rows]
-    vectors = retriever.embed_many(questions)
-    found = [retriever.search(q, 10, v) for q, v in zip(questions, vectors, strict=True)]
-    # An out-of-scope question is out of the bundled pages' scope; a user's own notes may answer it ("what
-    # does torch.compile do?"), and then its label is unknown: it is left out when a page of the notes, not
-    # a bundled one, answers it best.
-    named = {gold for row in rows for gold in row["gold"]}
-    bundled = {item.source for item in index.items if item.id in named}
-    kept = [n for n, (row, ranked) in enumerate(zip(rows, found, strict=True))
-            if row["in_scope"] or not ranked or index.items[ranked[0].position].source in bundled]
-    memory = Memory(np.vstack([vectors[n][0] for n in kept]).astype(np.float32),
-                    np.array([labels[n] for n in kept], dtype=bool))
-    folds = np.array([fold_of(rows[n]) for n in kept])
-    evidence = [gather_evidence(retriever, questions[n], found[n], index.groups,
-                                known_outside=memory.known_outside(vectors[n][0], among=folds != folds[m]))
-                for m, n in enumerate(kept)]
-    decision = fit(evidence, [labels[n] for n in kept], folds=list(folds),
-                   rounds=[rows[n].get("round", "") for n in kept])
-    return Decision(**{**decision.to_json(), "data_sha256": fit_data_sha256()}), memory
 
 
 # The decision fitted on the bundled notes with all-MiniLM-L6-v2 (the ``confidence`` entry of their index

@@ -287,11 +287,11 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
 
     data.hubs = hub_pull(data, vectors[question_rows])  # before the fits: they see the scores ask() sees
     _atomic_write(index_dir / files["hubs"], lambda p: _save_npy(p, data.hubs))
-    from tutor import confidence, ranking
+    from tutor import fitting, ranking
 
-    ranker = ranking.fit_for_index(data, embedder)
+    ranker = fitting.fit_ranker(data, embedder)
     manifest["ranker"] = ranker.to_json()  # the confidence fit ranks with it
-    decision, memory = confidence.fit_for_index(data, embedder, bundled_notes=ranker is not ranking.BUNDLED_RANKER)
+    decision, memory = fitting.fit_decision(data, embedder, bundled_notes=ranker is not ranking.BUNDLED_RANKER)
     data.memory = memory
     memory_arrays = (memory.vectors, memory.in_scope) if memory is not None else \
         (np.zeros((0, embedder.dimension), np.float32), np.zeros(0, bool))

@@ -20,12 +20,12 @@ about the item, one that matches a single sentence of it may only brush it. How 
 not set by hand: a pairwise logistic regression (RankSVM-style, Herbrich et al. 2000) on the development
 questions shipped for the confidence decision (``tutor/data/confidence_questions.jsonl``), each pairing the
 item that answers it with the candidates that compete with it. The weights are fitted when the index is built
-and stored in its manifest (``ranker``); a query computes one dot product per candidate.
+(``tutor.fitting.fit_ranker``) and stored in its manifest (``ranker``); a query computes one dot product per
+candidate.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -34,7 +34,6 @@ RANKER_VERSION = 2  # bump when the features, the fit or how a question is read 
 FEATURES = ("dense", "hub", "lexical", "question_cos", "answer_cos", "part_cos", "term_share", "title_share")
 CANDIDATES = 30  # items the first stage hands the ranker
 NEGATIVES = 15  # competitors per fitted question: the first stage's best items other than the answer
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,31 +94,6 @@ def fit(candidates: list[tuple[np.ndarray, np.ndarray]], c: float = 1.0) -> Rank
     model = LogisticRegression(C=c, fit_intercept=False, max_iter=2000).fit(pairs, labels)
     return Ranker(FEATURES, tuple(mean.round(6)), tuple(scale.round(6)), tuple(model.coef_[0].round(6)),
                   fitted_on={"questions": len(usable), "pairs": len(differences)})
-
-
-def fit_for_index(index, embedder) -> Ranker:
-    """Fit the ranker for a freshly built index on the shipped in-scope questions whose items are in these
-    notes; with too few of them (a user's own notes), the ranker fitted on the bundled notes."""
-    from tutor.confidence import MIN_FIT_QUESTIONS, fit_rows
-    from tutor.retrieval import Retriever
-
-    rows = [row for row in fit_rows(index) if row["in_scope"]]
-    if len(rows) < MIN_FIT_QUESTIONS:
-        log.warning("Too few of the shipped questions are about these notes to fit the ranker (%d): using the "
-                    "one fitted on the bundled notes with all-MiniLM-L6-v2.", len(rows))
-        return BUNDLED_RANKER
-    ids = [item.id for item in index.items]
-    found = Retriever(index, embedder, ranker=None).candidates_many([row["q"] for row in rows])
-    candidates = [(x, np.array([ids[p] in row["gold"] for p in positions]))
-                  for row, (positions, x) in zip(rows, found, strict=True)]
-    # Pages that merely share the bundled ids (numbered pages named 000_….txt) would teach it nonsense: on the
-    # bundled notes the first stage puts a question's item in its top 3 nine times in ten.
-    reached = sum(bool(gold[:3].any()) for _, gold in candidates)
-    if reached < max(MIN_FIT_QUESTIONS, len(rows) / 2):
-        log.warning("The shipped questions' items are rarely among their first candidates (%d of %d): these are "
-                    "not the bundled notes; using the ranker fitted on them.", reached, len(rows))
-        return BUNDLED_RANKER
-    return fit(candidates)
 
 
 # The ranker fitted on the bundled notes with all-MiniLM-L6-v2 (the ``ranker`` entry of their index

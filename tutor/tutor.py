@@ -94,7 +94,8 @@ class Tutor:
             embedder = make(config.embed_model, config.device, config.cache_dir)
         index = load_or_build(config.corpus_dir, config.index_dir, embedder, rebuild=rebuild,
                               notes_dir=config.notes_folder, max_page_bytes=config.max_page_bytes)
-        checker = FactChecker.load(device=config.device, cache_dir=config.cache_dir) if config.fact_checker else None
+        checker = (FactChecker.load(config.checker_model, device=config.device, cache_dir=config.cache_dir)
+                   if config.fact_checker else None)
         log.info("Tutor ready in %.2f s (%d items)", time.perf_counter() - started, len(index.items))
         return cls(config, embedder, index, checker)
 

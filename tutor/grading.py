@@ -259,11 +259,11 @@ class Grader:
         span_terms = [set(tokenize(span)) for span in spans]
         usable = set(sound)
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :TERM_SENTENCES]
-        said = [set().union(*(span_terms[j] for j in nearest[k] if j in usable and similarity[k, j] > -1))
-                for k in range(len(points))]
-        said = [heard | _near_spellings(point, heard)
-                | _said_apart(point, [spans[j] for j in nearest[k] if j in usable and similarity[k, j] > -1])
-                for k, (point, heard) in enumerate(zip(points, said, strict=True))]
+        evidence_spans = [[j for j in nearest[k] if j in usable and similarity[k, j] > -1] for k in range(len(points))]
+        said = []
+        for point, chosen in zip(points, evidence_spans, strict=True):
+            heard = set().union(*(span_terms[j] for j in chosen))
+            said.append(heard | _near_spellings(point, heard) | _said_apart(point, [spans[j] for j in chosen]))
         shares = [term_share(p, question, said[k], self.term_weights, self.unseen_weight) for k, p in enumerate(points)]
         lexical = np.array([
             semantic[k] if share is None else float(Calibration.credit(share, cal.term_chance, cal.term_paraphrase))
@@ -395,7 +395,9 @@ APART_WORDS = 4  # the longest run of words read as one term ("torch cuda is ava
 def _said_apart(point: str, sentences: list[str]) -> set[str]:
     """The point's terms that the answer says with other word boundaries: an identifier said as words
     ("zero grad" for ``zero_grad``, "torch dot cuda dot is available"), or a compound written apart ("down
-    sampling", "data loader"). Both sides are compared as their letters and digits alone."""
+    sampling", "data loader"). Both sides are compared as their letters and digits alone. Unlike the search
+    terms' ``tutor.terms.joined_compounds`` (two content words), a run keeps small words ("is available") and
+    spans up to ``APART_WORDS``, as a spoken name does."""
     stem = _stemmer().stemWord
     wanted: dict[str, set[str]] = {}
     for term in tokenize(point):

@@ -37,7 +37,7 @@ from tutor.ranking import CANDIDATES, Ranker
 from tutor.terms import expand, search_terms, word_terms
 from tutor.text import STOPWORDS, content_words, could_be_a_typo
 
-if TYPE_CHECKING:  # index.py imports confidence.py, which imports this module while the index is built
+if TYPE_CHECKING:  # names for annotations only
     from tutor.index_data import IndexData
     from tutor.models import Embedder
 

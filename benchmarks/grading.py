@@ -11,7 +11,7 @@
    test. ``--fresh FILE`` grades a set written later, outside the splits, instead (below).
 3. Latency of grading a 100-word answer once loaded, and as a multiple of one bare embedding forward pass.
 
-On dev with a checker, a table gives each (CHECK_FULL, CHECK_EXPONENT) setting's excellent and misconception
+On dev with a checker, a table gives each (CHECK_FULL, CHECK_EXPONENT, CHECK_CAP) setting's excellent and misconception
 means and partial > misconception on the same grades, to choose the checker's settings from.
 
 The fact checker (``tutor.checking``) is fitted on pairs about items of the notes that no test question asks
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tutor import Tutor, checking  # noqa: E402
-from tutor.grading import CHECK_EXPONENT, CHECK_FULL, COVERAGE_WEIGHT, SEMANTIC_SHARE  # noqa: E402
+from tutor.grading import CHECK_CAP, CHECK_EXPONENT, CHECK_FULL, COVERAGE_WEIGHT, SEMANTIC_SHARE, check_factor  # noqa: E402
 
 KINDS = ("excellent", "partial", "misconception", "off_topic")
 # Written before tuning: the first two files by this project; the third blind, by a separate author from the
@@ -153,14 +153,15 @@ def pytorch_set(tutor: Tutor, data: list[dict], checkers: list | None = None) ->
 
 CHECK_FULL_GRID = (0.1, 0.15, 0.2, 0.25, 0.3)
 CHECK_EXPONENT_GRID = (0.5, 1, 2)
+CHECK_CAP_GRID = (1.0, 1.1, 1.2, 1.3, 1.5)
 
 
 def check_settings_table(graded: list[list]) -> None:
-    """Each (CHECK_FULL, CHECK_EXPONENT) setting applied to the same grades: excellent / misconception means and
-    partial > misconception, so the fact checker's settings are chosen from a printed table (on dev)."""
-    def cell(full: float, exponent: float) -> str:
+    """Each (CHECK_FULL, CHECK_EXPONENT) setting by CHECK_CAP applied to the same grades: excellent / misconception
+    means and partial > misconception, so the fact checker's settings are chosen from a printed table (on dev)."""
+    def cell(setting: tuple[float, float], cap: float) -> str:
         rows = [[g.score if g.stated is None or g.evidence is None else
-                 dataclasses.replace(g.evidence, checked=min(1.0, g.stated / full) ** exponent).score()
+                 dataclasses.replace(g.evidence, checked=check_factor(g.stated, *setting, cap)).score()
                  for g in grades] for grades in graded]
         return (f"{statistics.mean(r[0] for r in rows):.1f} / {statistics.mean(r[2] for r in rows):.1f}, "
                 f"{sum(r[1] > r[2] for r in rows)}")
@@ -168,8 +169,9 @@ def check_settings_table(graded: list[list]) -> None:
     print("\nFact checker settings (excellent / misconception, partial > misconception); shipped marked *. Recomputed "
           "from each grade's stated share as the grade gives it (3 decimals), so a near tie can fall the other way "
           "than in the table above.\n")
-    grid_table("CHECK_FULL \\ CHECK_EXPONENT", CHECK_FULL_GRID, CHECK_EXPONENT_GRID, cell,
-               (CHECK_FULL, CHECK_EXPONENT))
+    settings = tuple((full, exponent) for full in CHECK_FULL_GRID for exponent in CHECK_EXPONENT_GRID)
+    grid_table("(CHECK_FULL, CHECK_EXPONENT) \\ CHECK_CAP", settings, CHECK_CAP_GRID, cell,
+               ((CHECK_FULL, CHECK_EXPONENT), CHECK_CAP))
 
 
 def grid_table(corner: str, rows: tuple, columns: tuple, cell, shipped: tuple) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from tutor import checking
 from tutor.calibration import BUNDLED_CALIBRATION
-from tutor.grading import CHECK_EXPONENT, CHECK_FULL, CHECK_PRIOR, CHECK_PRIOR_CHARS, Grader, Reference
+from tutor.grading import CHECK_CAP, CHECK_EXPONENT, CHECK_FULL, CHECK_PRIOR, CHECK_PRIOR_CHARS, Grader, Reference
 from tutor.models import HashEmbedder
 from tutor.points import split_sentences
 
@@ -42,9 +42,20 @@ def test_shipped_pairs_load_with_the_three_labels():
     assert all(row["point"] and row["sentence"] for row in rows)
 
 
-def test_an_answer_the_checker_believes_keeps_its_score():
-    assert grade(FixedChecker(CHECK_FULL)).score == grade(None).score
-    assert grade(FixedChecker(0.9)).notes == grade(None).notes
+def test_an_answer_the_checker_believes_earns_the_capped_share_more():
+    def one_line(checker):  # one of the reference's two sentences: room to earn more
+        grader = Grader(HashEmbedder(), BUNDLED_CALIBRATION, checker=checker)
+        return grader.grade("train vs eval?", "eval() turns dropout off.", [REFERENCE])
+
+    plain, believed = one_line(None), one_line(FixedChecker(0.9))
+    assert 0 < plain.score < 100 / CHECK_CAP
+    assert believed.score == pytest.approx(plain.score * CHECK_CAP, abs=0.1)
+    assert believed.notes == plain.notes  # nothing to explain
+
+
+def test_a_believed_answer_never_scores_above_100():
+    grader = Grader(HashEmbedder(), BUNDLED_CALIBRATION, checker=FixedChecker(0.9))
+    assert grader.grade("train vs eval?", REFERENCE.answer, [REFERENCE]).score == 100.0
 
 
 def test_an_answer_the_checker_doubts_loses_score_and_says_why():

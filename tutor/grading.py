@@ -66,19 +66,29 @@ SOUND_EXPONENT = 2
 # A key term spelled this close (difflib ratio) to a word of the answer counts as said: a typo, or a word the
 # speech model misheard ("humpy" for numpy). The same cutoff as the transcript's glossary repair.
 NEAR_SPELLING = 0.8
-# The fact checker (``tutor.checking``): each sentence is checked against its CHECK_POINTS nearest points; an
-# answer whose sentences (by length) read as stating a point with mean probability below CHECK_FULL keeps
-# (mean / CHECK_FULL) ** CHECK_EXPONENT of its score. The mean starts from CHECK_PRIOR_CHARS characters read at
-# CHECK_PRIOR: the checker misreads one sentence in three on points it never saw, so a one-line answer read as
-# not stating the notes is weak evidence, and a whole paragraph so read is strong. Chosen on the dev half of the
-# PyTorch set, each question checked by a checker fitted without its items (benchmarks/grading.py --cross-fit),
-# as the setting that orders partial above misconception on most questions among those that keep excellent
-# answers at 75 or more and 40 above misconceptions (docs/PERFORMANCE.md, Grading, 2026-12-07).
+# The fact checker (``tutor.checking``): each sentence is checked against its CHECK_POINTS nearest points, and the
+# answer's stated share is the length-weighted mean probability that its sentences state a point. The mean starts
+# from CHECK_PRIOR_CHARS characters read at CHECK_PRIOR: the checker misreads one sentence in three on points it
+# never saw, so a one-line answer read as not stating the notes is weak evidence, and a whole paragraph so read is
+# strong. The score is scaled both ways by (stated / CHECK_FULL) ** CHECK_EXPONENT, at most CHECK_CAP (and 100 in
+# all): an answer the checker reads as stating the notes earns CHECK_CAP times its coverage (five sixths of the
+# reference's points, weighted, in the notes' words make full marks), one it reads as saying something else keeps
+# less the less it is believed. Chosen on the dev half of the PyTorch set, each question checked by a checker
+# fitted without its items (benchmarks/grading.py --cross-fit), as the setting most often chosen by 5-fold
+# cross-validation by question (10 deals) for ordering partial above misconception among settings that keep
+# excellent answers at 77 or more and 42 above misconceptions (docs/PERFORMANCE.md, Grading, 2026-12-07 later).
 CHECK_POINTS = 2
-CHECK_FULL = 0.15
-CHECK_EXPONENT = 1
+CHECK_FULL = 0.1
+CHECK_EXPONENT = 2
+CHECK_CAP = 1.2
 CHECK_PRIOR = 0.3
 CHECK_PRIOR_CHARS = 50
+
+
+def check_factor(stated: float | None, full: float = CHECK_FULL, exponent: float = CHECK_EXPONENT,
+                 cap: float = CHECK_CAP) -> float:
+    """What the fact checker's stated share does to a score (1: nothing, without a checker)."""
+    return 1.0 if stated is None else min(cap, (stated / full) ** exponent)
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,7 @@ class Evidence:
     weight: np.ndarray
     whole: float
     sound: float = 1.0
-    checked: float = 1.0  # the share of its score the fact checker leaves the answer (1: all of it)
+    checked: float = 1.0  # what the fact checker multiplies the score by (``check_factor``; 1: nothing)
 
     def credit(self, semantic_share: float = SEMANTIC_SHARE) -> np.ndarray:
         return semantic_share * self.meaning + (1 - semantic_share) * self.terms
@@ -144,7 +154,7 @@ class Evidence:
 
     def score(self, coverage_weight: float = COVERAGE_WEIGHT, semantic_share: float = SEMANTIC_SHARE) -> float:
         raw = coverage_weight * self.coverage(semantic_share) + (1 - coverage_weight) * self.whole
-        return round(100.0 * raw * self.sound ** SOUND_EXPONENT * self.checked, 1)
+        return round(min(100.0, 100.0 * raw * self.sound ** SOUND_EXPONENT * self.checked), 1)
 
 
 @dataclass(frozen=True)
@@ -281,11 +291,13 @@ class Grader:
         wrong = {j for k, j, _ in clashes if k in contradicted}  # what the learner is shown as contradicting
         sound_share = sum(len(s) for j, s in enumerate(spans) if j not in wrong) / max(sum(len(s) for s in spans), 1)
         whole = float((reference_v @ answer_v).max())
-        checked = 1.0 if stated is None else min(1.0, stated / CHECK_FULL) ** CHECK_EXPONENT
+        checked = check_factor(stated)
         if checked < 1.0:
+            believed = CHECK_FULL * CHECK_CAP ** (1 / CHECK_EXPONENT)
             notes.append(f"The fact checker reads most of this answer as not saying what the notes say (it states "
-                         f"their points with a mean probability of {stated:.0%}; full marks need {CHECK_FULL:.0%}), "
-                         f"so the score keeps {checked:.0%} of itself. Compare your sentences with the points below.")
+                         f"their points with a mean probability of {stated:.0%}; an answer it believes, at "
+                         f"{believed:.0%} or more, scores {CHECK_CAP:.1f} times its coverage), so the score is "
+                         f"{checked:.0%} of its coverage. Compare your sentences with the points below.")
         evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less
                             float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase)) * sound_share,
                             sound_share, checked)

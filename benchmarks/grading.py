@@ -161,7 +161,7 @@ def check_settings_table(graded: list[list]) -> None:
     means and partial > misconception, so the fact checker's settings are chosen from a printed table (on dev)."""
     def cell(setting: tuple[float, float], cap: float) -> str:
         rows = [[g.score if g.stated is None or g.evidence is None else
-                 dataclasses.replace(g.evidence, checked=check_factor(g.stated, *setting, cap)).score()
+                 dataclasses.replace(g.evidence, checked=check_factor(g.stated, *setting, cap), cap=cap).score()
                  for g in grades] for grades in graded]
         return (f"{statistics.mean(r[0] for r in rows):.1f} / {statistics.mean(r[2] for r in rows):.1f}, "
                 f"{sum(r[1] > r[2] for r in rows)}")

@@ -7,7 +7,16 @@ import pytest
 
 from tutor import checking
 from tutor.calibration import BUNDLED_CALIBRATION
-from tutor.grading import CHECK_CAP, CHECK_EXPONENT, CHECK_FULL, CHECK_PRIOR, CHECK_PRIOR_CHARS, Grader, Reference
+from tutor.grading import (
+    CHECK_CAP,
+    CHECK_EXPONENT,
+    CHECK_FULL,
+    CHECK_PRIOR,
+    CHECK_PRIOR_CHARS,
+    Grader,
+    Reference,
+    ceiling,
+)
 from tutor.models import HashEmbedder
 from tutor.points import split_sentences
 
@@ -53,9 +62,14 @@ def test_an_answer_the_checker_believes_earns_the_capped_share_more():
     assert believed.notes == plain.notes  # nothing to explain
 
 
-def test_a_believed_answer_never_scores_above_100():
+def test_believed_answers_near_the_top_stay_under_100_in_their_order():
     grader = Grader(HashEmbedder(), BUNDLED_CALIBRATION, checker=FixedChecker(0.9))
-    assert grader.grade("train vs eval?", REFERENCE.answer, [REFERENCE]).score == 100.0
+    plain = Grader(HashEmbedder(), BUNDLED_CALIBRATION)
+    fuller, shorter = REFERENCE.answer, ANSWER
+    assert plain.grade("train vs eval?", fuller, [REFERENCE]).score > plain.grade("train vs eval?", shorter,
+                                                                                   [REFERENCE]).score
+    scores = [grader.grade("train vs eval?", text, [REFERENCE]).score for text in (fuller, shorter)]
+    assert 100 >= scores[0] > scores[1] > 80  # both past what a hard clip would tie at 100
 
 
 def test_an_answer_the_checker_doubts_loses_score_and_says_why():
@@ -64,7 +78,9 @@ def test_an_answer_the_checker_doubts_loses_score_and_says_why():
     stated = CHECK_PRIOR * CHECK_PRIOR_CHARS / (said + CHECK_PRIOR_CHARS)  # only the prior's evidence is left
     assert plain.score > 0
     assert doubted.stated == pytest.approx(stated, abs=1e-3)
-    assert doubted.score == pytest.approx(plain.score * (stated / CHECK_FULL) ** CHECK_EXPONENT, abs=0.1)
+    factor = (stated / CHECK_FULL) ** CHECK_EXPONENT
+    assert doubted.score == pytest.approx(100 * ceiling(plain.score / 100 * factor, CHECK_CAP), abs=0.1)
+    assert doubted.score < plain.score
     assert any("fact checker" in note for note in doubted.notes)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -70,10 +71,11 @@ NEAR_SPELLING = 0.8
 # answer's stated share is the length-weighted mean probability that its sentences state a point. The mean starts
 # from CHECK_PRIOR_CHARS characters read at CHECK_PRIOR: the checker misreads one sentence in three on points it
 # never saw, so a one-line answer read as not stating the notes is weak evidence, and a whole paragraph so read is
-# strong. The score is scaled both ways by (stated / CHECK_FULL) ** CHECK_EXPONENT, at most CHECK_CAP (and 100 in
-# all): an answer the checker reads as stating the notes earns CHECK_CAP times its coverage (five sixths of the
-# reference's points, weighted, in the notes' words make full marks), one it reads as saying something else keeps
-# less the less it is believed. Chosen on the dev half of the PyTorch set, each question checked by a checker
+# strong. The score is scaled both ways by (stated / CHECK_FULL) ** CHECK_EXPONENT, at most CHECK_CAP: an answer
+# the checker reads as stating the notes earns up to CHECK_CAP times its coverage, one it reads as saying something
+# else keeps less the less it is believed. Above SOFT_CEILING the scaled score rises ever more slowly, reaching 100
+# at CHECK_CAP times full coverage (``ceiling``): a hard clip at 100 tied a believed partial answer with the
+# excellent one (and a misconception with both). Chosen on the dev half of the PyTorch set, each question checked by a checker
 # fitted without its items (benchmarks/grading.py --cross-fit), as the setting most often chosen by 5-fold
 # cross-validation by question (10 deals) for ordering partial above misconception among settings that keep
 # excellent answers at 77 or more and 42 above misconceptions (docs/PERFORMANCE.md, Grading, 2026-12-07 later).
@@ -83,12 +85,23 @@ CHECK_EXPONENT = 2
 CHECK_CAP = 1.2
 CHECK_PRIOR = 0.3
 CHECK_PRIOR_CHARS = 50
+SOFT_CEILING = 0.8
 
 
 def check_factor(stated: float | None, full: float = CHECK_FULL, exponent: float = CHECK_EXPONENT,
                  cap: float = CHECK_CAP) -> float:
     """What the fact checker's stated share does to a score (1: nothing, without a checker)."""
     return 1.0 if stated is None else min(cap, (stated / full) ** exponent)
+
+
+def ceiling(x: float, cap: float) -> float:
+    """A score share that can reach ``cap`` onto 0 to 1: unchanged up to ``SOFT_CEILING``, then rising ever more
+    slowly (exponentially towards its limit) to 1 at ``cap``, so answers above the knee keep their order."""
+    if cap <= 1.0 or x <= SOFT_CEILING:
+        return min(x, 1.0)
+    span = 1.0 - SOFT_CEILING
+    rise = (1.0 - math.exp(-(min(x, cap) - SOFT_CEILING) / span)) / (1.0 - math.exp(-(cap - SOFT_CEILING) / span))
+    return SOFT_CEILING + span * rise
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,7 @@ class Evidence:
     whole: float
     sound: float = 1.0
     checked: float = 1.0  # what the fact checker multiplies the score by (``check_factor``; 1: nothing)
+    cap: float = 1.0  # the most ``checked`` can be: the scaled score is brought under 1 by ``ceiling``
 
     def credit(self, semantic_share: float = SEMANTIC_SHARE) -> np.ndarray:
         return semantic_share * self.meaning + (1 - semantic_share) * self.terms
@@ -154,7 +168,7 @@ class Evidence:
 
     def score(self, coverage_weight: float = COVERAGE_WEIGHT, semantic_share: float = SEMANTIC_SHARE) -> float:
         raw = coverage_weight * self.coverage(semantic_share) + (1 - coverage_weight) * self.whole
-        return round(min(100.0, 100.0 * raw * self.sound ** SOUND_EXPONENT * self.checked), 1)
+        return round(100.0 * ceiling(raw * self.sound ** SOUND_EXPONENT * self.checked, self.cap), 1)
 
 
 @dataclass(frozen=True)
@@ -300,7 +314,7 @@ class Grader:
                          f"{checked:.0%} of its coverage. Compare your sentences with the points below.")
         evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less
                             float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase)) * sound_share,
-                            sound_share, checked)
+                            sound_share, checked, 1.0 if stated is None else CHECK_CAP)
         credit = evidence.credit()
 
         covered, missed, contradictions = [], [], []

@@ -75,8 +75,8 @@ NEAR_SPELLING = 0.8
 # the checker reads as stating the notes earns up to CHECK_CAP times its coverage, one it reads as saying something
 # else keeps less the less it is believed. Above SOFT_CEILING the scaled score rises ever more slowly, reaching 100
 # at CHECK_CAP times full coverage (``ceiling``): a hard clip at 100 tied a believed partial answer with the
-# excellent one (and a misconception with both). Chosen on the dev half of the PyTorch set, each question checked by a checker
-# fitted without its items (benchmarks/grading.py --cross-fit), as the setting most often chosen by 5-fold
+# excellent one (and a misconception with both). Chosen on the dev half of the PyTorch set, each question checked
+# by a checker fitted without its items (benchmarks/grading.py --cross-fit), as the setting most often chosen by 5-fold
 # cross-validation by question (10 deals) for ordering partial above misconception among settings that keep
 # excellent answers at 77 or more and 42 above misconceptions (docs/PERFORMANCE.md, Grading, 2026-12-07 later).
 CHECK_POINTS = 2
@@ -310,7 +310,7 @@ class Grader:
             believed = CHECK_FULL * CHECK_CAP ** (1 / CHECK_EXPONENT)
             notes.append(f"The fact checker reads most of this answer as not saying what the notes say (it states "
                          f"their points with a mean probability of {stated:.0%}; an answer it believes, at "
-                         f"{believed:.0%} or more, scores {CHECK_CAP:.1f} times its coverage), so the score is "
+                         f"{believed:.0%} or more, scores up to {CHECK_CAP:.1f} times its coverage), so the score is "
                          f"{checked:.0%} of its coverage. Compare your sentences with the points below.")
         evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less
                             float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase)) * sound_share,

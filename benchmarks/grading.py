@@ -151,9 +151,9 @@ def pytorch_set(tutor: Tutor, data: list[dict], checkers: list | None = None) ->
     return {"questions": [c["question"] for c in data], **results}
 
 
-CHECK_FULL_GRID = (0.2, 0.3, 0.4, 0.5, 0.6)
+CHECK_FULL_GRID = (0.1, 0.15, 0.2, 0.25, 0.3)
 CHECK_EXPONENT_GRID = (0.5, 1, 2)
-CHECK_CAP_GRID = (1.0, 1.2, 1.3, 1.5, 1.75)
+CHECK_CAP_GRID = (1.0, 1.1, 1.2, 1.3, 1.5)
 
 
 def check_settings_table(graded: list[list]) -> None:

@@ -16,9 +16,9 @@ long two-clause ones as candidates speak), each labelled
 The pairs are about 68 items of the notes, none of them an item of the grading benchmark's test questions
 (``benchmarks/grading.py``), so the test split measures the checker on points it never saw.
 
-The grader asks, for each sentence of an answer, how far it states rather than contradicts one of the two points
-it is nearest to (``support``); an answer whose sentences, weighted by length, mostly read as contradicting the
-notes keeps only a share of its score, one that reads as stating them earns more (``tutor.grading``).
+The grader asks, for each sentence of an answer, the probability that it states one of the two points it is
+nearest to (``support``); an answer whose sentences, weighted by length, mostly do not read as stating the
+notes keeps only a share of its score (``tutor.grading``).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def checker_dir(name_or_path: str = DEFAULT_EMBED_MODEL, cache_dir: Path | None 
 
 @dataclass
 class FactChecker:
-    """The fitted cross-encoder: ``support`` weighs stating a point against contradicting it."""
+    """The fitted cross-encoder: ``support`` gives P(states) for (point, sentence) pairs."""
 
     folder: Path
     device: str = "cpu"
@@ -136,12 +136,8 @@ class FactChecker:
         return cls(checker_dir(name_or_path, cache_dir), models.resolve_device(device))
 
     def support(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        """For each (point, sentence) pair, P(states) / (P(states) + P(contradicts)): how far the sentence, read
-        as speaking of the point, says it rather than denies it. A true sentence about something else ("other")
-        is no evidence either way, where P(states) alone counted it against the answer."""
-        probabilities = self.probabilities(pairs)
-        states = probabilities[:, LABELS.index("states")]
-        return states / np.maximum(states + probabilities[:, LABELS.index("contradicts")], 1e-9)
+        """P(the sentence states the point) for each (point, sentence) pair."""
+        return self.probabilities(pairs)[:, LABELS.index("states")]
 
     def probabilities(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """One row per (point, sentence) pair: the probability of each of ``LABELS``."""

@@ -68,23 +68,22 @@ SOUND_EXPONENT = 2
 # speech model misheard ("humpy" for numpy). The same cutoff as the transcript's glossary repair.
 NEAR_SPELLING = 0.8
 # The fact checker (``tutor.checking``): each sentence is checked against its CHECK_POINTS nearest points, and the
-# answer's stated share is the length-weighted mean of how far its sentences state rather than contradict a point
-# (``FactChecker.support``). The mean starts from CHECK_PRIOR_CHARS characters read at CHECK_PRIOR: the checker
-# misreads one sentence in three on points it never saw, so a one-line answer read as contradicting the notes is
-# weak evidence, and a whole paragraph so read is strong. The score is scaled both ways by
-# (stated / CHECK_FULL) ** CHECK_EXPONENT, at most CHECK_CAP: an answer the checker reads as stating the notes earns
-# up to CHECK_CAP times its coverage, one it reads as contradicting them keeps less the less it is believed. Above
-# SOFT_CEILING the scaled score rises ever more slowly, reaching 100 at CHECK_CAP times full coverage
-# (``ceiling``): a hard clip at 100 tied a believed partial answer with the excellent one. Chosen on the dev half
-# of the PyTorch set, each question checked by a checker fitted without its items (benchmarks/grading.py
-# --cross-fit), as the setting most often chosen by 5-fold cross-validation by question (10 deals) for ordering
-# partial above misconception among settings that keep excellent answers at 77 or more, 42 above misconceptions
-# and 15 above one-line partial answers (docs/PERFORMANCE.md, Grading, 2026-12-07 later).
+# answer's stated share is the length-weighted mean probability that its sentences state a point. The mean starts
+# from CHECK_PRIOR_CHARS characters read at CHECK_PRIOR: the checker misreads one sentence in three on points it
+# never saw, so a one-line answer read as not stating the notes is weak evidence, and a whole paragraph so read is
+# strong. The score is scaled both ways by (stated / CHECK_FULL) ** CHECK_EXPONENT, at most CHECK_CAP: an answer
+# the checker reads as stating the notes earns up to CHECK_CAP times its coverage, one it reads as saying something
+# else keeps less the less it is believed. Above SOFT_CEILING the scaled score rises ever more slowly, reaching 100
+# at CHECK_CAP times full coverage (``ceiling``): a hard clip at 100 tied a believed partial answer with the
+# excellent one (and a misconception with both). Chosen on the dev half of the PyTorch set, each question checked
+# by a checker fitted without its items (benchmarks/grading.py --cross-fit), as the setting most often chosen by 5-fold
+# cross-validation by question (10 deals) for ordering partial above misconception among settings that keep
+# excellent answers at 77 or more and 42 above misconceptions (docs/PERFORMANCE.md, Grading, 2026-12-07 later).
 CHECK_POINTS = 2
-CHECK_FULL = 0.4
-CHECK_EXPONENT = 1
-CHECK_CAP = 1.5
-CHECK_PRIOR = 0.7
+CHECK_FULL = 0.1
+CHECK_EXPONENT = 2
+CHECK_CAP = 1.2
+CHECK_PRIOR = 0.3
 CHECK_PRIOR_CHARS = 50
 SOFT_CEILING = 0.8
 
@@ -309,10 +308,10 @@ class Grader:
         checked = check_factor(stated)
         if checked < 1.0:
             believed = CHECK_FULL * CHECK_CAP ** (1 / CHECK_EXPONENT)
-            notes.append(f"The fact checker reads much of this answer as contradicting the notes rather than stating "
-                         f"them (its stated share is {stated:.0%}; an answer it believes, at {believed:.0%} or more, "
-                         f"scores up to {CHECK_CAP:.1f} times its coverage), so the score is {checked:.0%} "
-                         f"of its coverage. Compare your sentences with the points below.")
+            notes.append(f"The fact checker reads most of this answer as not saying what the notes say (it states "
+                         f"their points with a mean probability of {stated:.0%}; an answer it believes, at "
+                         f"{believed:.0%} or more, scores up to {CHECK_CAP:.1f} times its coverage), so the score is "
+                         f"{checked:.0%} of its coverage. Compare your sentences with the points below.")
         evidence = Evidence(semantic, lexical, np.clip(point_v @ question_v, 0.1, 1.0),  # side remarks weigh less
                             float(Calibration.credit(whole, cal.whole_chance, cal.whole_paraphrase)) * sound_share,
                             sound_share, checked, 1.0 if stated is None else CHECK_CAP)
@@ -336,8 +335,8 @@ class Grader:
 
     def _stated(self, points: list[str], spans: list[str], similarity: np.ndarray) -> float | None:
         """The length-weighted mean, over the answer's sentences and ``CHECK_PRIOR_CHARS`` characters read at
-        ``CHECK_PRIOR``, of how far a sentence states rather than contradicts one of its ``CHECK_POINTS`` nearest
-        points (``FactChecker.support``); None without a checker."""
+        ``CHECK_PRIOR``, of the probability that a sentence states one of its ``CHECK_POINTS`` nearest points
+        (``tutor.checking``); None without a checker."""
         if self.checker is None or not points:
             return None
         nearest = np.argsort(-similarity, axis=0, kind="stable")[:CHECK_POINTS]  # per sentence

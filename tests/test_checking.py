@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from tutor import checking
+from tutor import Tutor, checking
 from tutor.calibration import BUNDLED_CALIBRATION
+from tutor.config import Config
 from tutor.grading import (
     CHECK_CAP,
     CHECK_EXPONENT,
@@ -138,12 +141,6 @@ def test_a_fluent_misconception_scores_below_a_one_line_correct_answer(real_tuto
 
 
 def test_the_checker_is_fitted_from_the_configured_model(fake_config, monkeypatch):
-    from dataclasses import replace
-
-    from tutor import Tutor
-    from tutor.config import Config
-    from tutor.models import HashEmbedder
-
     monkeypatch.setenv("TUTOR_CHECKER_MODEL", "/models/my-encoder")
     assert Config.from_env().checker_model == "/models/my-encoder"
     asked = []

@@ -30,6 +30,7 @@ from tutor import Tutor  # noqa: E402
 from tutor.confidence import Memory, fit_rows  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
+CASES = ("in_scope", "follow_ups", "out_of_scope")  # the kinds of case each round of the blind set holds
 
 
 def load_sets(split: str) -> dict[str, dict]:
@@ -40,7 +41,7 @@ def load_sets(split: str) -> dict[str, dict]:
 
     def part(name: str | None) -> dict:
         return {kind: [c for c in blind[kind] if c["split"] == split and c.get("part") == name]
-                for kind in ("in_scope", "follow_ups", "out_of_scope")}
+                for kind in CASES}
 
     rounds = {"blind": part(None)}
     if split == "dev":
@@ -51,7 +52,7 @@ def load_sets(split: str) -> dict[str, dict]:
         rounds["blind, second fresh round"] = part("fresh2")  # other registers, after the fresh one was run thrice
         # The figures are for the held-out test split: every round written for the test items, together.
         rounds["blind, all test rounds pooled"] = {kind: [c for cases in rounds.values() for c in cases[kind]]
-                                                   for kind in ("in_scope", "follow_ups", "out_of_scope")}
+                                                   for kind in CASES}
     return {
         **rounds,
         "older": {

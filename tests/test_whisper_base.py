@@ -146,6 +146,18 @@ def test_base_is_the_default_and_tiny_en_stays_selectable(monkeypatch, tmp_path)
     assert {p.name for folder in data for p in folder.iterdir()} >= {*base.hashes, *base.part_hashes} - {"model.bin"}
 
 
+def _tone(path: Path, seconds: float) -> Path:
+    from tutor.speech import SAMPLE_RATE
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        tone = 8000 * np.sin(np.linspace(0, 440 * 2 * np.pi * seconds, int(SAMPLE_RATE * seconds)))
+        out.writeframes(tone.astype("<i2").tobytes())
+    return path
+
+
 def test_transcription_language_is_fixed_to_english(tmp_path):
     from tutor.speech import SAMPLE_RATE, Transcriber
 
@@ -153,20 +165,39 @@ def test_transcription_language_is_fixed_to_english(tmp_path):
 
     def transcribe(samples, **options):
         calls.append(options)
-        segment = SimpleNamespace(text=" Autograd records operations.", no_speech_prob=0.0, avg_logprob=-0.1)
+        segment = SimpleNamespace(text=" Autograd records operations.", no_speech_prob=0.0, avg_logprob=-0.1,
+                                  start=1.0, end=len(samples) / SAMPLE_RATE)
         return [segment], SimpleNamespace(duration_after_vad=1.0)
 
     transcriber = Transcriber.__new__(Transcriber)  # no model loaded: its decoder is the stand-in above
     transcriber.model = SimpleNamespace(transcribe=transcribe)
-    path = tmp_path / "tone.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        tone = 8000 * np.sin(np.linspace(0, 440 * 2 * np.pi, SAMPLE_RATE))
-        out.writeframes(tone.astype("<i2").tobytes())
-    assert transcriber.transcribe(path).text == "Autograd records operations."
+    assert transcriber.transcribe(_tone(tmp_path / "tone.wav", 1.0)).text == "Autograd records operations."
     assert calls[0]["language"] == "en"
+
+
+def test_speech_the_decoder_skipped_is_decoded_again_and_kept_in_order(tmp_path):
+    from tutor.speech import LEAD_IN_SECONDS, SAMPLE_RATE, Transcriber
+
+    clips: list[float] = []
+
+    def transcribe(samples, **options):
+        # The whole recording: the decoder hears 1-8 s and 20-24 s and skips what lies between. A clip: one
+        # segment, timed from the clip's own start (its lead-in included).
+        seconds = len(samples) / SAMPLE_RATE
+        clips.append(seconds)
+        if len(clips) == 1:
+            heard = [(1.0, 8.0, " First sentence."), (20.0, 24.0, " Last sentence.")]
+        else:
+            heard = [(LEAD_IN_SECONDS, seconds, " Middle sentences.")]
+        return ([SimpleNamespace(start=a, end=b, text=t, no_speech_prob=0.0, avg_logprob=-0.2) for a, b, t in heard],
+                SimpleNamespace(duration_after_vad=seconds))
+
+    transcriber = Transcriber.__new__(Transcriber)
+    transcriber.model = SimpleNamespace(transcribe=transcribe)
+    text = transcriber.transcribe(_tone(tmp_path / "answer.wav", 23.5)).text
+    assert text == "First sentence. Middle sentences. Last sentence."
+    assert clips[1] == pytest.approx(LEAD_IN_SECONDS + 12.0)  # only the 8-20 s gap, after a lead-in of silence
+    assert len(clips) == 2  # 24-24.5 s is shorter than a gap worth decoding
 
 
 @pytest.mark.slow

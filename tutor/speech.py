@@ -164,8 +164,17 @@ def decode(path: Path) -> np.ndarray:
 
 
 LEAD_IN_SECONDS = 1.0
-WINDOW_SECONDS = 20
+WINDOW_SECONDS = 30
+GAP_SECONDS = 2.0  # unheard audio at least this long between (or around) heard segments is decoded again alone
 PROMPT_TOKENS = 180  # Whisper decodes 448 tokens; the prompt may take up to half, leave room for speech
+
+
+def unheard(segments: list, duration: float, gap: float = GAP_SECONDS) -> list[tuple[float, float]]:
+    """Stretches of at least ``gap`` seconds that no segment covers: before the first (after the lead-in),
+    between two, and after the last, as (start, end) in seconds."""
+    edges = [LEAD_IN_SECONDS, *(t for s in sorted(segments, key=lambda s: s.start) for t in (s.start, s.end)),
+             duration]
+    return [(start, end) for start, end in zip(edges[::2], edges[1::2], strict=True) if end - start >= gap]
 
 
 class Transcriber:
@@ -202,6 +211,17 @@ class Transcriber:
                 prompt = cut
         return prompt, hotwords
 
+    def _decode(self, samples: np.ndarray, prompt: str | None, hotwords: str | None) -> tuple[list, object]:
+        """The segments Whisper hears in ``samples`` (times in seconds of ``samples``), and its info."""
+        # English always: a multilingual model (base) would otherwise guess the language from the
+        # first 30 s, and an accent or a run of code identifiers can send it to another one.
+        segments, info = self.model.transcribe(
+            samples, language="en", beam_size=5, vad_filter=True, initial_prompt=prompt, hotwords=hotwords,
+            condition_on_previous_text=False, without_timestamps=False, chunk_length=WINDOW_SECONDS,
+        )
+        # Drop segments Whisper itself judges to be no speech: noise and music must not become text.
+        return [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -0.7)], info
+
     def transcribe(self, path: Path, *, prompt: str | None = None, hotwords: str | None = None,
                    max_seconds: float = 180.0) -> Transcript:
         """Transcribe a recording.
@@ -219,21 +239,24 @@ class Transcriber:
             what = "has no audio samples" if duration == 0 else f"is only {duration:.2f} s long"
             raise AudioError(f"The recording {what}; say your answer in at least a few words.")
         prompt, hotwords = self._fit(prompt, hotwords)
-        # Two ways a sentence went missing, measured on 28 fresh spoken answers (docs/PERFORMANCE.md): speech
+        # Ways a sentence went missing, measured on 28 fresh spoken answers (docs/PERFORMANCE.md): speech
         # starting at 0 s, right after the glossary prompt, let the decoder skip the opening sentence (a
-        # second of silence gives it a start to find); and within a full 30 s window the decoder could stop
-        # early and the rest of the window was skipped (20 s windows, resumed from the last timestamp).
-        samples = np.concatenate([np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=samples.dtype), samples])
+        # second of silence gives it a start to find); and the decoder could end a window's text early, the
+        # rest of the window skipped, or drop the words a window boundary cut (below).
+        lead_in = np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=samples.dtype)
+        samples = np.concatenate([lead_in, samples])
         started = time.perf_counter()
-        # English always: a multilingual model (base) would otherwise guess the language from the
-        # first 30 s, and an accent or a run of code identifiers can send it to another one.
-        segments, info = self.model.transcribe(
-            samples, language="en", beam_size=5, vad_filter=True, initial_prompt=prompt, hotwords=hotwords,
-            condition_on_previous_text=False, without_timestamps=False, chunk_length=WINDOW_SECONDS,
-        )
-        # Drop segments Whisper itself judges to be no speech: noise and music must not become text.
-        kept = [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -0.7)]
-        text = " ".join(s.text.strip() for s in kept).strip()
+        kept, info = self._decode(samples, prompt, hotwords)
+        # The decoder ended a window's text at 8.6 s and the next window began at 20 s: two sentences were never
+        # decoded. Audio between (or around) the heard segments is decoded again on its own; where it is
+        # silence, voice activity detection finds nothing. With that, whole 30 s windows (an answer under
+        # half a minute is one window, no boundary to cut a sentence) make fewer errors than 20 s ones.
+        pieces = [(s.start, s.text.strip()) for s in kept]
+        for start, end in unheard(kept, len(samples) / SAMPLE_RATE) if kept else []:
+            clip = samples[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+            more, _ = self._decode(np.concatenate([lead_in, clip]), prompt, hotwords)
+            pieces += [(start + s.start, s.text.strip()) for s in more]
+        text = " ".join(piece for _, piece in sorted(pieces)).strip()
         log.info("Transcribed %.1f s of audio (declared %.1f s) in %.2f s", duration, declared,
                  time.perf_counter() - started)
         if not re.search(r"[A-Za-z]", text):

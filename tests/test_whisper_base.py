@@ -181,21 +181,22 @@ def test_speech_the_decoder_skipped_is_decoded_again_and_kept_in_order(tmp_path)
     clips: list[float] = []
 
     def transcribe(samples, **options):
-        # The whole recording: the decoder hears 1-8 s and 20-24 s and skips what lies between. A clip: one
-        # segment, timed from the clip's own start (its lead-in included).
+        # The whole recording: the decoder hears 1-8 s and 20-24 s and skips what lies between. A clip: two
+        # segments, timed from the clip's own start (its lead-in included); the second ends the gap just before
+        # 20 s, so it must still come before the last sentence.
         seconds = len(samples) / SAMPLE_RATE
         clips.append(seconds)
         if len(clips) == 1:
             heard = [(1.0, 8.0, " First sentence."), (20.0, 24.0, " Last sentence.")]
         else:
-            heard = [(LEAD_IN_SECONDS, seconds, " Middle sentences.")]
+            heard = [(LEAD_IN_SECONDS, 6.0, " Middle one."), (seconds - 0.5, seconds, " Middle two.")]
         return ([SimpleNamespace(start=a, end=b, text=t, no_speech_prob=0.0, avg_logprob=-0.2) for a, b, t in heard],
                 SimpleNamespace(duration_after_vad=seconds))
 
     transcriber = Transcriber.__new__(Transcriber)
     transcriber.model = SimpleNamespace(transcribe=transcribe)
     text = transcriber.transcribe(_tone(tmp_path / "answer.wav", 23.5)).text
-    assert text == "First sentence. Middle sentences. Last sentence."
+    assert text == "First sentence. Middle one. Middle two. Last sentence."
     assert clips[1] == pytest.approx(LEAD_IN_SECONDS + 12.0)  # only the 8-20 s gap, after a lead-in of silence
     assert len(clips) == 2  # 24-24.5 s is shorter than a gap worth decoding
 

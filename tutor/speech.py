@@ -262,7 +262,7 @@ class Transcriber:
         for start, end in unheard(kept, len(samples) / SAMPLE_RATE) if kept else []:
             clip = samples[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
             more, _ = self._decode(np.concatenate([lead_in, clip]), prompt, hotwords)
-            pieces += [(start + s.start, s.text.strip()) for s in more]
+            pieces += [(start - LEAD_IN_SECONDS + s.start, s.text.strip()) for s in more]  # recording time
         text = " ".join(piece for _, piece in sorted(pieces)).strip()
         log.info("Transcribed %.1f s of audio (declared %.1f s) in %.2f s", duration, declared,
                  time.perf_counter() - started)

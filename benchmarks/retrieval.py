@@ -41,8 +41,7 @@ def same_question_sets() -> dict[str, frozenset[str]]:
     and one the other half, so a reply that leads with another page's answer to the very question asked,
     followed by the listed one, counted as a miss. The figures "same question" read a case's gold widened
     this way; the listed-item figures are unchanged."""
-    path = DATA / "same_question.json"
-    sets = json.loads(path.read_text())["sets"] if path.exists() else []
+    sets = json.loads((DATA / "same_question.json").read_text())["sets"]
     return {item: frozenset(ids) for ids in sets for item in ids}
 
 
@@ -51,7 +50,7 @@ SAME_QUESTION = same_question_sets()
 
 def widened(gold) -> set[str]:
     """A case's gold items and every item that asks the same question on another page."""
-    return set().union(*(SAME_QUESTION.get(g, {g}) for g in gold)) if gold else set()
+    return set().union(*(SAME_QUESTION.get(g, {g}) for g in gold))
 
 
 def load_sets(split: str) -> dict[str, dict]:
@@ -140,12 +139,15 @@ def run(tutor: Tutor, cases: list[dict]) -> list[dict]:
             reply = tutor.ask(case["q"], history=history or None, k=5)
             elapsed = time.perf_counter() - started
         ids = [hit.id for hit in reply.hits]
-        rank = next((r + 1 for r, item_id in enumerate(ids) if item_id in case.get("gold", ())), None)
-        same = widened(case.get("gold", ()))
-        same_rank = next((r + 1 for r, item_id in enumerate(ids) if item_id in same), None)
-        out.append({"case": case, "rank": rank, "same_rank": same_rank, "confident": reply.confident,
-                    "seconds": elapsed, "ids": ids[:3], "reply": reply})
+        gold = case.get("gold", ())
+        out.append({"case": case, "rank": first_rank(ids, gold), "same_rank": first_rank(ids, widened(gold)),
+                    "confident": reply.confident, "seconds": elapsed, "ids": ids[:3], "reply": reply})
     return out
+
+
+def first_rank(ids: list[str], gold) -> int | None:
+    """The 1-based rank of the first of ``ids`` in ``gold``; None when none is."""
+    return next((r + 1 for r, item_id in enumerate(ids) if item_id in gold), None)
 
 
 def metrics(results: list[dict], rank: str = "rank") -> tuple[float, float, float]:
@@ -177,10 +179,9 @@ def report(tutor: Tutor, name: str, data: dict, show_misses: bool) -> None:
             print(f"| {shown} | {label} | {h1:.3f} | {h3:.3f} | {mrr:.3f} |")
     tutor.retriever.mode = "hybrid"
     questions, follow_ups = results["hybrid", "in_scope"], results["hybrid", "follow_ups"]
-    if SAME_QUESTION:
-        print("\nHybrid, a listed item or another page's answer to the same question (``same_question_sets``): "
-              + "; ".join(f"{label} hit@1 / hit@3 / MRR " + " / ".join(f"{v:.3f}" for v in metrics(rows, "same_rank"))
-                          for label, rows in (("questions", questions), ("follow-ups", follow_ups))))
+    print("\nHybrid, a listed item or another page's answer to the same question (``same_question_sets``): "
+          + "; ".join(f"{label} hit@1 / hit@3 / MRR " + " / ".join(f"{v:.3f}" for v in metrics(rows, "same_rank"))
+                      for label, rows in (("questions", questions), ("follow-ups", follow_ups))))
     for title, rows, field in (("register", questions, "register"), ("follow-up kind", follow_ups, "kind")):
         groups = collections.defaultdict(list)
         for row in rows:
@@ -202,8 +203,7 @@ def report(tutor: Tutor, name: str, data: dict, show_misses: bool) -> None:
     print(f"; near misses flagged: {share(near)}" if near else "")
     # What a user gets: an answer, and the right one first (not refused, not wrong).
     print(f"in-scope answered with a right item first: {share([r['confident'] and r['rank'] == 1 for r in questions])}"
-          + (f" (same question: {share([r['confident'] and r['same_rank'] == 1 for r in questions])})"
-             if SAME_QUESTION else ""))
+          f" (same question: {share([r['confident'] and r['same_rank'] == 1 for r in questions])})")
     if data["follow_ups"]:
         # A question of its own in the middle of a conversation about something else must stand alone.
         inside = run(tutor, mid_conversation(data["in_scope"], data["follow_ups"]))

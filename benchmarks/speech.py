@@ -73,7 +73,7 @@ def terms_heard(reference: str, transcript: str) -> tuple[int, int]:
     return sum(f" {t} " in heard for t in terms), len(terms)
 
 
-def learners(models: list[str], limit: int | None = None) -> None:
+def learners(models: list[str], limit: int | None = None, dump: Path | None = None) -> None:
     import json
 
     import jiwer
@@ -96,6 +96,7 @@ def learners(models: list[str], limit: int | None = None) -> None:
         print("| model | condition | WER, question given | WER, no question | key terms heard | sentences missing | "
               "real-time factor | spoken - typed grade, mean abs |")
         print("|---|---|---|---|---|---|---|---|")
+        transcripts = []
         for model in models:
             tutor = Tutor.load(Config.from_env(whisper_model=model))
             typed = [tutor.grade(a["question"], a["answer"]).score for a in answers]
@@ -114,9 +115,13 @@ def learners(models: list[str], limit: int | None = None) -> None:
                     missing += missing_sentences(answer["answer"], heard.text)
                     terms = [a + b for a, b in zip(terms, terms_heard(answer["answer"], heard.text), strict=True)]
                     diffs.append(abs(tutor.grade(answer["question"], heard.text).score - typed[k]))
+                    transcripts.append({"model": model, "condition": name, "answer": k, "reference": answer["answer"],
+                                        "question_given": heard.text, "no_question": bare.text})
                 print(f"| {model} | {name} | {jiwer.wer(refs, with_q):.3f} | {jiwer.wer(refs, without_q):.3f} | "
                       f"{terms[0] / max(terms[1], 1):.3f} ({terms[0]}/{terms[1]}) | "
                       f"{missing} | {seconds / audio:.3f} | {statistics.mean(diffs):.1f} |", flush=True)
+    if dump:
+        dump.write_text(json.dumps(transcripts, indent=1))
 
 
 def main() -> None:
@@ -126,9 +131,10 @@ def main() -> None:
     parser.add_argument("--learners", action="store_true", help="the fresh-worded answers in five conditions")
     parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     parser.add_argument("--limit", type=int, help="only the first N answers (a quick check)")
+    parser.add_argument("--dump", type=Path, help="with --learners: write every transcript to this JSON file")
     args = parser.parse_args()
     if args.learners:
-        learners(args.models, args.limit)
+        learners(args.models, args.limit, args.dump)
         return
     import jiwer
 

@@ -170,6 +170,14 @@ WINDOW_SECONDS = 30
 WINDOW_SECONDS_BY_MODEL = {"tiny.en": 20}
 GAP_SECONDS = 2.0  # unheard audio at least this long between (or around) heard segments is decoded again alone
 PROMPT_TOKENS = 180  # Whisper decodes 448 tokens; the prompt may take up to half, leave room for speech
+# A run of code names ("torch.zeros(3, 4) ... torch.randn ... torch.arange(0, 10, step=2)") could send the decoder
+# into a loop ("torch.n, torch.n, torch.n, ..." to the window's end). No run of this many tokens may repeat in
+# one window: the loop cannot start, and Whisper's fallback to sampling, which a loop set off, is needed less.
+# Chosen on the dev half of the learners' benchmark against 4 and 8 and a repetition penalty (docs/PERFORMANCE.md).
+NO_REPEAT_NGRAM = 6
+# When the fallback does sample, it draws from a generator seeded the same way each time, so one recording always
+# gives one transcript (and one grade): unseeded, the same clips' word error rate moved by up to 0.06 between runs.
+FALLBACK_SEED = 0
 
 
 def unheard(segments: list, duration: float, gap: float = GAP_SECONDS) -> list[tuple[float, float]]:
@@ -222,11 +230,16 @@ class Transcriber:
         """The segments Whisper hears in ``samples`` (times in seconds of ``samples``), and its info."""
         # English always: a multilingual model (base) would otherwise guess the language from the
         # first 30 s, and an accent or a run of code identifiers can send it to another one.
+        import ctranslate2
+
+        ctranslate2.set_random_seed(FALLBACK_SEED)
         segments, info = self.model.transcribe(
             samples, language="en", beam_size=5, vad_filter=True, initial_prompt=prompt, hotwords=hotwords,
             condition_on_previous_text=False, without_timestamps=False, chunk_length=self.window,
+            no_repeat_ngram_size=NO_REPEAT_NGRAM,
         )
-        # Drop segments Whisper itself judges to be no speech: noise and music must not become text.
+        # Drop segments Whisper itself judges to be no speech: noise and music must not become text. (The
+        # segments are decoded here, as the list is built: after the seed above.)
         return [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -0.7)], info
 
     def transcribe(self, path: Path, *, prompt: str | None = None, hotwords: str | None = None,

@@ -123,7 +123,7 @@ def test_fitted_checker_tells_a_misconception_from_a_correct_sentence(real_tutor
     probabilities = checker.probabilities([
         (point, "eval() turns dropout on so that the model generalises better at test time.")])
     assert probabilities.shape == (1, len(checking.LABELS)) and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
-    assert probabilities[0, 0] == pytest.approx(support[1], abs=1e-5)
+    assert min(1.0, probabilities[0, 0] * checker.scale) == pytest.approx(support[1], abs=1e-5)
     assert checking.LABELS[int(probabilities[0].argmax())] == "contradicts"
 
 
@@ -150,3 +150,41 @@ def test_the_checker_is_fitted_from_the_configured_model(fake_config, monkeypatc
                        embedder=HashEmbedder())
     assert asked == ["/models/my-encoder"]
     assert tutor.grader.checker is not None
+
+
+class ReadingChecker(checking.FactChecker):
+    """A fact checker whose model is a stand-in: P(states) is ``generosity`` times a fixed reading of the pair, so
+    two instances read the same pairs on two scales, as two fits do."""
+
+    def __init__(self, folder, generosity: float, weights: str = "w1"):
+        self.folder, self.device, self.weights_sha256 = folder, "cpu", weights
+        self.generosity, self.read = generosity, 0
+        self.scale = checking.SCALE_REFERENCE / self.mean_states()
+
+    def probabilities(self, pairs):
+        self.read += len(pairs)
+        states = np.array([0.1 + 0.5 * (len(sentence) % 7) / 7 for _, sentence in pairs]) * self.generosity
+        return np.stack([states, (1 - states) / 2, (1 - states) / 2], axis=1)
+
+
+def test_two_fits_reading_on_different_scales_give_one_support(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    strict, generous = ReadingChecker(tmp_path / "a", 1.0), ReadingChecker(tmp_path / "b", 1.6)
+    pairs = [("Dropout zeroes activations in training.", "In training dropout sets random units to zero."),
+             ("Dropout zeroes activations in training.", "Dropout is off in training.")]
+    assert generous.probabilities(pairs)[:, 0] == pytest.approx(1.6 * strict.probabilities(pairs)[:, 0])
+    assert generous.support(pairs) == pytest.approx(strict.support(pairs))
+    assert strict.mean_states() * strict.scale == pytest.approx(checking.SCALE_REFERENCE)
+
+
+def test_the_scale_is_measured_once_per_fit_and_again_for_new_weights(tmp_path):
+    first = ReadingChecker(tmp_path, 1.0)
+    assert first.read > 0 and (tmp_path / checking.SCALE_FILE).is_file()
+    again = ReadingChecker(tmp_path, 1.0)
+    assert again.read == 0 and again.scale == first.scale  # kept beside the weights
+    refitted = ReadingChecker(tmp_path, 1.6, weights="w2")
+    assert refitted.read > 0 and refitted.scale == pytest.approx(first.scale / 1.6)
+    (tmp_path / checking.SCALE_FILE).write_text("{not json", encoding="utf-8")
+    damaged = ReadingChecker(tmp_path, 1.6, weights="w2")
+    assert damaged.read > 0 and damaged.scale == pytest.approx(refitted.scale)

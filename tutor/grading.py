@@ -79,6 +79,7 @@ NEAR_SPELLING = 0.8
 # by a checker fitted without its items (benchmarks/grading.py --cross-fit), as the setting most often chosen by 5-fold
 # cross-validation by question (10 deals) for ordering partial above misconception among settings that keep
 # excellent answers at 77 or more and 42 above misconceptions (docs/PERFORMANCE.md, Grading, 2026-12-07 later).
+# Every checker's P(states) is read on the scale of the half-data fits these were chosen with (``tutor.checking``).
 CHECK_POINTS = 2
 CHECK_FULL = 0.1
 CHECK_EXPONENT = 2

@@ -62,9 +62,10 @@ _HELPER_LABELS = {"correct": "states", "correct_short": "states", "correct_plain
                   "wrong_other_concept": "contradicts", "other_true": "other"}
 
 
-def fit_rows() -> list[dict]:
-    """The shipped pairs: ``item``, ``point``, ``sentence`` and ``label`` (one of ``LABELS``)."""
-    text = resources.files("tutor").joinpath(DATA).read_text(encoding="utf-8")
+def fit_rows(data: str = DATA) -> list[dict]:
+    """The shipped pairs (or those of another file of ``tutor/``): ``item``, ``point``, ``sentence`` and ``label``
+    (one of ``LABELS``)."""
+    text = resources.files("tutor").joinpath(data).read_text(encoding="utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [{**row, "label": _HELPER_LABELS.get(row["label"], row["label"])} for row in rows]
 
@@ -152,9 +153,9 @@ class FactChecker:
 
     def mean_states(self) -> float:
         """This checker's mean P(states) on the correct statements of ``SCALE_DATA``: measured once (about 20 s
-        on 2 CPU cores) and kept beside its weights, keyed by their SHA-256 and the data's."""
-        text = resources.files("tutor").joinpath(SCALE_DATA).read_text(encoding="utf-8")
-        key = hashlib.sha256(f"{self.weights_sha256}\n{text}".encode()).hexdigest()
+        on 2 CPU cores) and kept beside its weights, keyed by their SHA-256 and the statements."""
+        correct = [(r["point"], r["sentence"]) for r in fit_rows(SCALE_DATA) if r["label"] == "states"]
+        key = hashlib.sha256(json.dumps([self.weights_sha256, correct]).encode()).hexdigest()
         path = self.folder / SCALE_FILE
         try:
             kept = json.loads(path.read_text(encoding="utf-8"))
@@ -162,8 +163,6 @@ class FactChecker:
                 return float(kept["mean_states"])
         except (OSError, ValueError, KeyError, TypeError):
             pass  # not measured yet, or damaged: measure again
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        correct = [(r["point"], r["sentence"]) for r in rows if _HELPER_LABELS.get(r["label"]) == "states"]
         mean = float(np.concatenate([self.probabilities(correct[k : k + 64])[:, LABELS.index("states")]
                                      for k in range(0, len(correct), 64)]).mean())
         staging = path.with_name(f".{SCALE_FILE}.{os.getpid()}")

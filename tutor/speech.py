@@ -228,11 +228,11 @@ class Transcriber:
 
     def _decode(self, samples: np.ndarray, prompt: str | None, hotwords: str | None) -> tuple[list, object]:
         """The segments Whisper hears in ``samples`` (times in seconds of ``samples``), and its info."""
-        # English always: a multilingual model (base) would otherwise guess the language from the
-        # first 30 s, and an accent or a run of code identifiers can send it to another one.
         import ctranslate2
 
         ctranslate2.set_random_seed(FALLBACK_SEED)
+        # English always: a multilingual model (base) would otherwise guess the language from the
+        # first 30 s, and an accent or a run of code identifiers can send it to another one.
         segments, info = self.model.transcribe(
             samples, language="en", beam_size=5, vad_filter=True, initial_prompt=prompt, hotwords=hotwords,
             condition_on_previous_text=False, without_timestamps=False, chunk_length=self.window,

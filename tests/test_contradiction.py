@@ -21,6 +21,21 @@ def test_an_opposite_word_contradicts_the_point(point, sentence, cue):
     assert cue in clash(point, sentence, NAMED)
 
 
+def test_an_opposite_word_is_no_contradiction_when_the_answer_says_the_notes_word_too():
+    """A sentence that says the opposite of what its own answer asserts elsewhere speaks of something else."""
+    point = "It introduces non-linearity, so the network can learn complex relationships."
+    sentence = "Without it, stacking layers just collapses them into one big linear map."
+    assert "“linear” where the notes say “nonlinear”" in clash(point, sentence)
+    said = Context(answer=("An activation function adds nonlinearity.", sentence))
+    assert clash(point, sentence, said) is None
+    # A word misheard or mistyped is still said; the opposite word itself, spelled alike, is not.
+    assert clash(point, sentence, Context(answer=("Its job is to add on linearity.", sentence))) is None
+    assert clash(point, sentence, Context(answer=("Its job is to add linearity.", sentence))) is not None
+    # Saying it only under a negation is no affirmation: the cue still fires.
+    denied = Context(answer=("An activation function does not add nonlinearity.", sentence))
+    assert "“linear” where the notes say “nonlinear”" in clash(point, sentence, denied)
+
+
 def test_a_negated_claim_contradicts_the_point_that_affirms_it():
     point = "torch.from_numpy() shares memory with the NumPy array."
     assert "not share" in clash(point, "The tensor does not share memory with the array.")

@@ -156,6 +156,13 @@ def test_a_name_said_as_words_counts_as_the_name():
     assert "zero_grad" not in _said_apart(point, ["zero the old grad"])
 
 
+def test_a_compound_the_point_hyphenates_counts_when_the_answer_writes_it_joined():
+    point = "It introduces non-linearity into the network, so mini-batch training can fit curves."
+    assert {"non", "linear", "mini", "batch"} <= _said_apart(point, ["It adds nonlinearity.", "Use minibatches."])
+    # Half of a compound is not the compound.
+    assert "non" not in _said_apart(point, ["The map stays linear."])
+
+
 @pytest.mark.slow
 def test_an_answer_spoken_with_names_said_as_words_keeps_their_credit(real_tutor):
     question = "Explain the common PyTorch training loop steps."

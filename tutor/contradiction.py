@@ -20,12 +20,13 @@ in ``tutor.grading``.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
 
-from tutor.text import normalize, tokenize
+from tutor.text import NEAR_SPELLING, normalize, tokenize
 
 _DENIAL = re.compile(r"\b(?:(?:do|does|did|is|are|was|were|will|would|can|could|should|must|has|have|had|may|might)"
                      r"\s+not|never)\b")
@@ -92,6 +93,10 @@ class Context:
     named: frozenset[str] = frozenset()
     subjects: Subjects = Subjects()
     common: frozenset[str] = frozenset()  # names most of the notes use ("PyTorch", "torch"): never swapped
+    # The learner's whole answer, sentence by sentence. A sentence that says the opposite of a word its own
+    # answer asserts elsewhere speaks of something else ("add nonlinearity. Without it, the layers collapse into
+    # one linear map"): no opposite cue fires.
+    answer: tuple[str, ...] = ()
 
 
 def clash(point: str, sentence: str, context: Context = Context()) -> str | None:
@@ -107,7 +112,7 @@ def clash(point: str, sentence: str, context: Context = Context()) -> str | None
     for word in sentence_words - point_words:
         crossed = opposites().get(word, frozenset()) & (point_words - sentence_words)
         # An opposite under a negation ("rather than overwriting", "does not share") flips back: it agrees.
-        crossed = {c for c in crossed if not _under_negation(point, c)}
+        crossed = {c for c in crossed if not _under_negation(point, c) and not _affirmed(context.answer, c)}
         if crossed and not _under_negation(sentence, word):
             return f"says “{_surface(sentence, word)}” where the notes say “{_surface(point, min(crossed))}”"
     flipped = _negation_flip(point, sentence)
@@ -175,6 +180,9 @@ def _subject_swap(point: str, sentence: str, subjects: Subjects) -> str | None:
     return f"says of “{_surface(clause, ours[0])}” what the notes say of “{_surface(point, theirs)}”"
 
 
+_NEGATION_BEFORE = re.compile(r"\b(?:not|never|no|without|rather than|instead of|nor)\b")
+
+
 def _under_negation(text: str, stemmed: str) -> bool:
     """Whether a negation ("not", "never", "no", "without", "rather than", "instead of") comes at most three
     words before the words of ``text`` that stem to ``stemmed``."""
@@ -182,10 +190,8 @@ def _under_negation(text: str, stemmed: str) -> bool:
     stems = [" ".join(tokenize(w, keep_stopwords=True)) for w in words]
     size = len(stemmed.split())
     for k in range(len(words) - size + 1):
-        if " ".join(stems[k:k + size]) == stemmed:
-            before = " ".join(words[max(0, k - 3):k])
-            if re.search(r"\b(?:not|never|no|without|rather than|instead of|nor)\b", before):
-                return True
+        if " ".join(stems[k:k + size]) == stemmed and _NEGATION_BEFORE.search(" ".join(words[max(0, k - 3):k])):
+            return True
     return False
 
 
@@ -225,6 +231,25 @@ def _phrases(text: str) -> set[str]:
     compound is one word, as its joined spelling is: "non-linear" is "nonlinear", not "non" and "linear"."""
     words = tokenize(re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", "", text), keep_stopwords=True)
     return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
+
+
+def _affirmed(sentences: tuple[str, ...], stemmed: str) -> bool:
+    """Whether one of ``sentences`` says ``stemmed`` (a word or two-word phrase, as the opposite cue reads them)
+    not under a negation; a word also when spelled almost alike, its letters split in two at most ("on
+    linearity": a mishearing of "nonlinearity"), as grading counts a key term (``NEAR_SPELLING``)."""
+    unlike = opposites().get(stemmed, frozenset())  # "linear" is spelled like "nonlinear", and says the opposite
+    for sentence in sentences:
+        if stemmed in _phrases(sentence):
+            if not _under_negation(sentence, stemmed):
+                return True
+        elif " " not in stemmed and len(stemmed) >= 5:
+            words = re.findall(r"[a-z0-9]+", normalize(sentence).replace("n't", " not"))
+            for k, n in ((k, n) for k in range(len(words)) for n in (1, 2) if k + n <= len(words)):
+                run = " ".join(tokenize("".join(words[k:k + n]), keep_stopwords=True))
+                if run not in unlike and difflib.SequenceMatcher(None, stemmed, run).ratio() >= NEAR_SPELLING \
+                        and not _NEGATION_BEFORE.search(" ".join(words[max(0, k - 3):k])):
+                    return True
+    return False
 
 
 def _negated(text: str) -> tuple[set[str], set[str]]:

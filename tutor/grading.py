@@ -45,7 +45,7 @@ from tutor.contradiction import Context, clash, identifiers, subjects
 from tutor.items import citation
 from tutor.models import Embedder
 from tutor.points import key_points, split_sentences
-from tutor.text import _stemmer, excerpt, normalize, printable, tokenize
+from tutor.text import NEAR_SPELLING, _stemmer, excerpt, normalize, printable, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,6 @@ TERM_SENTENCES = 2  # a point's key terms are looked for in the answer's sentenc
 # The score is scaled by the share of the answer that neither contradicts the notes nor strays to another
 # question, to this power: a confident wrong statement costs more than leaving the point out.
 SOUND_EXPONENT = 2
-# A key term spelled this close (difflib ratio) to a word of the answer counts as said: a typo, or a word the
-# speech model misheard ("humpy" for numpy). The same cutoff as the transcript's glossary repair.
-NEAR_SPELLING = 0.8
 # The fact checker (``tutor.checking``): each sentence is checked against its CHECK_POINTS nearest points, and the
 # answer's stated share is the length-weighted mean probability that its sentences state a point. The mean starts
 # from CHECK_PRIOR_CHARS characters read at CHECK_PRIOR: the checker misreads one sentence in three on points it
@@ -355,7 +352,7 @@ class Grader:
         close = cal.point_chance + CLASH_MATCH * (cal.point_paraphrase - cal.point_chance)
         asked = identifiers(question)
         named = asked | identifiers(" ".join(r.answer for r in references))
-        context = Context(asked, named, subjects(question, points), self.common_names)
+        context = Context(asked, named, subjects(question, points), self.common_names, tuple(spans))
         found = [(int(k), int(j), reason) for k, j in np.argwhere(similarity >= close)
                  if (reason := clash(points[k], spans[j], context)) is not None]
         elsewhere = self._other_concepts(similarity, references, span_v, question_v)
@@ -421,10 +418,11 @@ APART_WORDS = 4  # the longest run of words read as one term ("torch cuda is ava
 
 def _said_apart(point: str, sentences: list[str]) -> set[str]:
     """The point's terms that the answer says with other word boundaries: an identifier said as words
-    ("zero grad" for ``zero_grad``, "torch dot cuda dot is available"), or a compound written apart ("down
-    sampling", "data loader"). Both sides are compared as their letters and digits alone. Unlike the search
-    terms' ``tutor.terms.joined_compounds`` (two content words), a run keeps small words ("is available") and
-    spans up to ``APART_WORDS``, as a spoken name does."""
+    ("zero grad" for ``zero_grad``, "torch dot cuda dot is available"), a compound written apart ("down
+    sampling", "data loader"), or one written joined where the point hyphenates it ("nonlinearity"). Both sides
+    are compared as their letters and digits alone. Unlike the search terms' ``tutor.terms.joined_compounds``
+    (two content words), a run keeps small words ("is available") and spans up to ``APART_WORDS``, as a spoken
+    name does."""
     stem = _stemmer().stemWord
     wanted: dict[str, set[str]] = {}
     for term in tokenize(point):
@@ -432,6 +430,11 @@ def _said_apart(point: str, sentences: list[str]) -> set[str]:
         if len(key) >= 4:
             wanted.setdefault(key, set()).add(term)
     found: set[str] = set()
+    # A compound the point hyphenates and the answer writes joined ("non-linearity", "nonlinearity").
+    heard = set(tokenize(" ".join(sentences)))
+    for compound in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", normalize(point)):
+        if set(tokenize(compound.replace("-", ""))) <= heard:
+            found |= set(tokenize(compound))
     for sentence in sentences:
         words = [w for w in re.findall(r"[a-z0-9]+", normalize(sentence)) if w not in SPOKEN_SYMBOLS]
         for n in range(2, APART_WORDS + 1):

@@ -164,6 +164,9 @@ def _stop_stems() -> frozenset[str]:
     return frozenset(stem(w) for w in STOPWORDS)
 
 
+# A key term spelled this close (difflib ratio) to a word of the answer counts as said in grading: a typo, or a word the
+# speech model misheard ("humpy" for numpy). The same cutoff as the transcript's glossary repair.
+NEAR_SPELLING = 0.8
 COMMON_ZIPF = 3.0  # a word English uses at least once per million words (wordfreq's Zipf scale) is no typo
 
 

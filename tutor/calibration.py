@@ -20,7 +20,7 @@ from tutor.models import Embedder
 from tutor.points import key_points, split_sentences
 from tutor.text import tokenize
 
-CALIBRATION_VERSION = 4  # bump when calibrate() changes: the index stores its result and is rebuilt
+CALIBRATION_VERSION = 5  # bump when calibrate() changes: the index stores its result and is rebuilt
 CHANCE_PERCENTILE = 75
 # Most points of one page are not made on the other page at all: the paraphrase level is read from the
 # upper part of the same-question matches, where both pages make the point.

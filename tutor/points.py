@@ -11,6 +11,7 @@ import re
 from tutor.text import tokenize
 
 MAX_POINTS_PER_REFERENCE = 14
+MAX_CODE_POINT_CHARS = 300  # a code block's point: its first lines, enough to say what it does
 
 
 def _strip_markup(text: str) -> str:
@@ -31,7 +32,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def key_points(answer: str, question: str | None = None) -> list[str]:
-    """A reference's key points: its sentences and bullets that state content.
+    """A reference's key points: its sentences and bullets that state content, then each code block.
 
     Headers ("as follows:") are dropped. A sentence that says little beyond the question ("To implement a
     custom loss in PyTorch, you can do the following.") is a lead-in: dropped when it opens the answer,
@@ -52,6 +53,12 @@ def key_points(answer: str, question: str | None = None) -> list[str]:
                 points.append(sentence)  # refers back to nothing: the answer's first point
             continue
         points.append(sentence)
+    # A code block is one point: the reference may answer in code alone ("for p in model.features.parameters():
+    # p.requires_grad = False # freeze"), and a learner who says what it does has made the point.
+    for block in re.findall(r"```[^\n]*\n(.*?)```", answer, flags=re.DOTALL):
+        code = " ".join(block.split())[:MAX_CODE_POINT_CHARS]
+        if len({t for t in tokenize(code) if t not in asked and t not in _FILLER_STEMS}) >= MIN_POINT_TERMS:
+            points.append(code)
     return points[:MAX_POINTS_PER_REFERENCE] or [" ".join(answer.split())[:500]]
 
 

@@ -166,7 +166,7 @@ def test_transcription_language_is_fixed_to_english(tmp_path):
     def transcribe(samples, **options):
         calls.append(options)
         segment = SimpleNamespace(text=" Autograd records operations.", no_speech_prob=0.0, avg_logprob=-0.1,
-                                  start=1.0, end=len(samples) / SAMPLE_RATE)
+                                  start=1.0, end=len(samples) / SAMPLE_RATE, tokens=[1, 2, 3, 4])
         return [segment], SimpleNamespace(duration_after_vad=1.0)
 
     transcriber = Transcriber.__new__(Transcriber)  # no model loaded: its decoder is the stand-in above
@@ -190,8 +190,8 @@ def test_speech_the_decoder_skipped_is_decoded_again_and_kept_in_order(tmp_path)
             heard = [(1.0, 8.0, " First sentence."), (20.0, 24.0, " Last sentence.")]
         else:
             heard = [(LEAD_IN_SECONDS, 6.0, " Middle one."), (seconds - 0.5, seconds, " Middle two.")]
-        return ([SimpleNamespace(start=a, end=b, text=t, no_speech_prob=0.0, avg_logprob=-0.2) for a, b, t in heard],
-                SimpleNamespace(duration_after_vad=seconds))
+        return ([SimpleNamespace(start=a, end=b, text=t, no_speech_prob=0.0, avg_logprob=-0.2, tokens=t.split())
+                 for a, b, t in heard], SimpleNamespace(duration_after_vad=seconds))
 
     transcriber = Transcriber.__new__(Transcriber)
     transcriber.model = SimpleNamespace(transcribe=transcribe)
@@ -199,6 +199,30 @@ def test_speech_the_decoder_skipped_is_decoded_again_and_kept_in_order(tmp_path)
     assert text == "First sentence. Middle one. Middle two. Last sentence."
     assert clips[1] == pytest.approx(LEAD_IN_SECONDS + 12.0)  # only the 8-20 s gap, after a lead-in of silence
     assert len(clips) == 2  # 24-24.5 s is shorter than a gap worth decoding
+
+
+def test_a_segment_decoded_faster_than_speech_is_decoded_again_without_the_prompt(tmp_path):
+    """tiny.en once spelled out letters to the end of a window ("N-dot-c-m-o-t-…", 29 tokens a second)."""
+    from tutor.speech import LEAD_IN_SECONDS, NO_REPEAT_NGRAM, SAMPLE_RATE, Transcriber
+
+    prompts: list[tuple[str | None, int]] = []
+
+    def transcribe(samples, **options):
+        prompts.append((options["initial_prompt"], options["no_repeat_ngram_size"]))
+        seconds = len(samples) / SAMPLE_RATE
+        if len(prompts) == 1:  # the recording: a sentence, then 5 s decoded to 150 tokens
+            heard = [(1.0, 4.0, " Activations add nonlinearity.", 6), (4.0, 9.0, " N-dot-c-m-o-t-dot", 150)]
+        else:  # that stretch alone, without the prompt
+            heard = [(LEAD_IN_SECONDS, seconds, " Use nn.ReLU or torch.tanh.", 8)]
+        return ([SimpleNamespace(start=a, end=b, text=t, tokens=list(range(n)), no_speech_prob=0.0, avg_logprob=-0.2)
+                 for a, b, t, n in heard], SimpleNamespace(duration_after_vad=seconds))
+
+    transcriber = Transcriber.__new__(Transcriber)
+    words = SimpleNamespace(encode=lambda text: SimpleNamespace(ids=text.split()))  # the prompt's size, in words
+    transcriber.model = SimpleNamespace(transcribe=transcribe, hf_tokenizer=words)
+    text = transcriber.transcribe(_tone(tmp_path / "answer.wav", 8.0), prompt="Glossary: nn.ReLU.").text
+    assert text == "Activations add nonlinearity. Use nn.ReLU or torch.tanh."
+    assert prompts == [("Glossary: nn.ReLU.", NO_REPEAT_NGRAM), (None, 0)]  # again without prompt or n-gram block
 
 
 @pytest.mark.slow

@@ -178,6 +178,16 @@ NO_REPEAT_NGRAM = 6
 # When the fallback does sample, it draws from a generator seeded the same way each time, so one recording always
 # gives one transcript (and one grade): unseeded, the same clips' word error rate moved by up to 0.06 between runs.
 FALLBACK_SEED = 0
+# Speech at 175 wpm decodes to about 4-6 tokens a second, code names included. tiny.en once wrote a run of spelled
+# letters ("N-dot-c-m-o-t-dot-dot-t-t-t-n…", no n-gram repeated) at 29 tokens a second to the window's end. A segment
+# decoded faster than this is no transcript of speech: its audio is decoded again without the glossary prompt or
+# the n-gram block (``Transcriber._pieces``).
+MAX_TOKENS_PER_SECOND = 15
+
+
+def runaway(segment) -> bool:
+    """Whether a decoded segment holds more text than its speech could: a decoding gone wrong."""
+    return len(segment.tokens) > MAX_TOKENS_PER_SECOND * max(segment.end - segment.start, 1.0)
 
 
 def unheard(segments: list, duration: float, gap: float = GAP_SECONDS) -> list[tuple[float, float]]:
@@ -226,7 +236,8 @@ class Transcriber:
                 prompt = cut
         return prompt, hotwords
 
-    def _decode(self, samples: np.ndarray, prompt: str | None, hotwords: str | None) -> tuple[list, object]:
+    def _decode(self, samples: np.ndarray, prompt: str | None, hotwords: str | None,
+                no_repeat: int = NO_REPEAT_NGRAM) -> tuple[list, object]:
         """The segments Whisper hears in ``samples`` (times in seconds of ``samples``), and its info."""
         import ctranslate2
 
@@ -236,11 +247,30 @@ class Transcriber:
         segments, info = self.model.transcribe(
             samples, language="en", beam_size=5, vad_filter=True, initial_prompt=prompt, hotwords=hotwords,
             condition_on_previous_text=False, without_timestamps=False, chunk_length=self.window,
-            no_repeat_ngram_size=NO_REPEAT_NGRAM,
+            no_repeat_ngram_size=no_repeat,
         )
         # Drop segments Whisper itself judges to be no speech: noise and music must not become text. (The
         # segments are decoded here, as the list is built: after the seed above.)
         return [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -0.7)], info
+
+    def _pieces(self, segments: list, samples: np.ndarray, offset: float) -> list[tuple[float, str]]:
+        """(start, text) of each segment, its start moved by ``offset`` seconds. A runaway segment is decoded again
+        from its own audio, without the prompt and without the block on repeated n-grams (the block is what lets a
+        run of letters go on: a loop is caught by Whisper's own check of how well the text compresses); what that
+        gives is kept only if it is speech-like too."""
+        pieces = []
+        for segment in segments:
+            if not runaway(segment):
+                pieces.append((offset + segment.start, segment.text.strip()))
+                continue
+            log.warning("A segment decoded at %d tokens in %.1f s; decoding it again without the prompt",
+                        len(segment.tokens), segment.end - segment.start)
+            lead_in = np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=samples.dtype)
+            clip = samples[int(segment.start * SAMPLE_RATE): int(segment.end * SAMPLE_RATE)]
+            again, _ = self._decode(np.concatenate([lead_in, clip]), None, None, no_repeat=0)
+            start = offset + segment.start - LEAD_IN_SECONDS
+            pieces += [(start + s.start, s.text.strip()) for s in again if not runaway(s)]
+        return pieces
 
     def transcribe(self, path: Path, *, prompt: str | None = None, hotwords: str | None = None,
                    max_seconds: float = 180.0) -> Transcript:
@@ -271,11 +301,11 @@ class Transcriber:
         # decoded. Audio between (or around) the heard segments is decoded again on its own; where it is
         # silence, voice activity detection finds nothing. With that, whole 30 s windows (an answer under
         # half a minute is one window, no boundary to cut a sentence) make fewer errors than 20 s ones.
-        pieces = [(s.start, s.text.strip()) for s in kept]
+        pieces = self._pieces(kept, samples, 0.0)
         for start, end in unheard(kept, len(samples) / SAMPLE_RATE) if kept else []:
             clip = samples[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
             more, _ = self._decode(np.concatenate([lead_in, clip]), prompt, hotwords)
-            pieces += [(start - LEAD_IN_SECONDS + s.start, s.text.strip()) for s in more]  # recording time
+            pieces += self._pieces(more, np.concatenate([lead_in, clip]), start - LEAD_IN_SECONDS)
         text = " ".join(piece for _, piece in sorted(pieces)).strip()
         log.info("Transcribed %.1f s of audio (declared %.1f s) in %.2f s", duration, declared,
                  time.perf_counter() - started)

@@ -42,8 +42,9 @@ def generate(target: Path, seconds: float, *synth: str, rate: int = 16_000) -> P
     return target
 
 
-def with_noise(source: Path, target: Path, snr_db: float, seed: int = 0) -> Path:
-    """``source`` mixed with white noise ``snr_db`` below its RMS level (sox measures, synthesises and mixes)."""
+def with_noise(source: Path, target: Path, snr_db: float) -> Path:
+    """``source`` mixed with white noise ``snr_db`` below its RMS level (sox measures, synthesises and mixes), the
+    same noise and the same mix every time (sox's repeatable mode, ``-R``, for the noise and the mix's dither)."""
     stats = subprocess.run(["sox", str(source), "-n", "stat"], capture_output=True, text=True, check=True).stderr
     rms = float(next(line.split(":")[1] for line in stats.splitlines() if line.startswith("RMS     amplitude")))
     seconds = float(next(line.split(":")[1] for line in stats.splitlines() if line.startswith("Length (seconds)")))
@@ -52,6 +53,6 @@ def with_noise(source: Path, target: Path, snr_db: float, seed: int = 0) -> Path
     amplitude = min(1.0, rms / 10 ** (snr_db / 20) * 3 ** 0.5)
     subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", str(noise), "synth", str(seconds), "whitenoise",
                     "vol", f"{amplitude:.6f}"], check=True, capture_output=True)
-    subprocess.run(["sox", "-m", str(source), str(noise), str(target)], check=True, capture_output=True)
+    subprocess.run(["sox", "-R", "-m", str(source), str(noise), str(target)], check=True, capture_output=True)
     noise.unlink()
     return target

@@ -31,6 +31,10 @@ def test_an_opposite_word_is_no_contradiction_when_the_answer_says_the_notes_wor
     # A word misheard or mistyped is still said; the opposite word itself, spelled alike, is not.
     assert clash(point, sentence, Context(answer=("Its job is to add on linearity.", sentence))) is None
     assert clash(point, sentence, Context(answer=("Its job is to add linearity.", sentence))) is not None
+    # An everyday word spelled like the notes' word is that word, not a mishearing: "shape" does not say "share".
+    copies = "detach() copies the data into new memory."
+    shares = "detach() returns a tensor that shares storage with the original."
+    assert clash(shares, copies, Context(answer=("The shape stays the same.", copies))) is not None
     # Saying it only under a negation is no affirmation: the cue still fires.
     denied = Context(answer=("An activation function does not add nonlinearity.", sentence))
     assert "“linear” where the notes say “nonlinear”" in clash(point, sentence, denied)

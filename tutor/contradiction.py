@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from tutor.text import NEAR_SPELLING, normalize, tokenize
+from tutor.text import NEAR_SPELLING, could_be_a_typo, normalize, tokenize
 
 _DENIAL = re.compile(r"\b(?:(?:do|does|did|is|are|was|were|will|would|can|could|should|must|has|have|had|may|might)"
                      r"\s+not|never)\b")
@@ -236,7 +236,8 @@ def _phrases(text: str) -> set[str]:
 def _affirmed(sentences: tuple[str, ...], stemmed: str) -> bool:
     """Whether one of ``sentences`` says ``stemmed`` (a word or two-word phrase, as the opposite cue reads them)
     not under a negation; a word also when spelled almost alike, its letters split in two at most ("on
-    linearity": a mishearing of "nonlinearity"), as grading counts a key term (``NEAR_SPELLING``)."""
+    linearity": a mishearing of "nonlinearity"), as grading counts a key term (``NEAR_SPELLING``), unless what
+    was said is a word of everyday English ("shape" is not a mishearing of "share")."""
     unlike = opposites().get(stemmed, frozenset())  # "linear" is spelled like "nonlinear", and says the opposite
     for sentence in sentences:
         if stemmed in _phrases(sentence):
@@ -245,9 +246,10 @@ def _affirmed(sentences: tuple[str, ...], stemmed: str) -> bool:
         elif " " not in stemmed and len(stemmed) >= 5:
             words = re.findall(r"[a-z0-9]+", normalize(sentence).replace("n't", " not"))
             for k, n in ((k, n) for k in range(len(words)) for n in (1, 2) if k + n <= len(words)):
-                run = " ".join(tokenize("".join(words[k:k + n]), keep_stopwords=True))
+                heard = "".join(words[k:k + n])
+                run = " ".join(tokenize(heard, keep_stopwords=True))
                 if run not in unlike and difflib.SequenceMatcher(None, stemmed, run).ratio() >= NEAR_SPELLING \
-                        and not _NEGATION_BEFORE.search(" ".join(words[max(0, k - 3):k])):
+                        and could_be_a_typo(heard) and not _NEGATION_BEFORE.search(" ".join(words[max(0, k - 3):k])):
                     return True
     return False
 

@@ -73,7 +73,7 @@ def test_damaged_index_is_rebuilt(fake_tutor, fake_config, damage, caplog):
 def test_build_killed_midway_leaves_previous_index_usable(fake_tutor, fake_config, monkeypatch):
     import tutor.index as index_module
 
-    original = index_module._atomic_write
+    original = index_module.atomic_write
     calls = []
 
     def dies_on_third_file(path, write):
@@ -82,10 +82,10 @@ def test_build_killed_midway_leaves_previous_index_usable(fake_tutor, fake_confi
             raise KeyboardInterrupt("killed")
         original(path, write)
 
-    monkeypatch.setattr(index_module, "_atomic_write", dies_on_third_file)
+    monkeypatch.setattr(index_module, "atomic_write", dies_on_third_file)
     with pytest.raises(KeyboardInterrupt):
         load_or_build(fake_config.corpus_dir, fake_config.index_dir, HashEmbedder(), rebuild=True)
-    monkeypatch.setattr(index_module, "_atomic_write", original)
+    monkeypatch.setattr(index_module, "atomic_write", original)
     before = manifest(fake_config)["built_at"]
     again = Tutor.load(fake_config, embedder=HashEmbedder())  # loads the old index, no rebuild
     assert manifest(fake_config)["built_at"] == before

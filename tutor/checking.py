@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 from dataclasses import dataclass
 from importlib import resources
@@ -36,6 +35,7 @@ import numpy as np
 
 from tutor import models
 from tutor.config import DEFAULT_EMBED_MODEL, default_cache_dir
+from tutor.files import atomic_write
 from tutor.tuning import WEIGHTS, cached_fit, tuned_weights
 
 log = logging.getLogger(__name__)
@@ -165,10 +165,8 @@ class FactChecker:
             pass  # not measured yet, or damaged: measure again
         mean = float(np.concatenate([self.probabilities(correct[k : k + 64])[:, LABELS.index("states")]
                                      for k in range(0, len(correct), 64)]).mean())
-        staging = path.with_name(f".{SCALE_FILE}.{os.getpid()}")
         try:
-            staging.write_text(json.dumps({"key": key, "mean_states": mean}), encoding="utf-8")
-            os.replace(staging, path)
+            atomic_write(path, lambda p: p.write_text(json.dumps({"key": key, "mean_states": mean}), encoding="utf-8"))
         except OSError as exc:  # a read-only cache: measured again at the next start
             log.warning("Could not keep the fact checker's scale in %s: %s", path, exc)
         return mean

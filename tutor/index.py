@@ -22,9 +22,7 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 
 from tutor.corpus import MAX_PAGE_BYTES, corpus_hash, load_library
 from tutor.errors import IndexMismatch, TutorError
+from tutor.files import atomic_write
 from tutor.index_data import IndexData
 from tutor.items import Item
 from tutor.models import Embedder, untuned_of
@@ -107,19 +106,6 @@ def make_faiss_index(vectors: np.ndarray):
         index.hnsw.efSearch = 96
     index.add(vectors)
     return index
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def expected_manifest(corpus_dir: Path, embedder: Embedder, notes_dir: Path | None = None,
@@ -201,7 +187,7 @@ class CachedEmbedder:
             with path.open("wb") as handle:
                 np.savez(handle, digests=digests, vectors=vectors)
 
-        _atomic_write(self.path, write)
+        atomic_write(self.path, write)
 
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progress: bool = True,
@@ -239,19 +225,19 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
              "answers": f"answers-{key}.npy", "hubs": f"hubs-{key}.npy", "memory": f"memory-{key}.npy",
              "memory_labels": f"memorylabels-{key}.npy"}
     faiss_index = make_faiss_index(vectors)
-    _atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
+    atomic_write(index_dir / files["vectors"], lambda p: _faiss().write_index(faiss_index, str(p)))
     row_array = np.asarray(rows, dtype=np.int32)
     span_array = np.asarray([(p.kind, p.start, p.end) for p in passages], dtype=np.int32).reshape(-1, 3)
     arrays = {"rows": row_array, "spans": span_array, "points": point_vectors.astype(np.float32),
               "point_items": point_items, "answers": answer_vectors}
     for name, array in arrays.items():
-        _atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
+        atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
     data = IndexData(items, groups, row_array, span_array, faiss_index, manifest, point_items, point_vectors,
                      answer_vectors)
     from tutor.retrieval import hub_pull
 
     data.hubs = hub_pull(data, vectors[question_rows])  # before the fits: they see the scores ask() sees
-    _atomic_write(index_dir / files["hubs"], lambda p: _save_npy(p, data.hubs))
+    atomic_write(index_dir / files["hubs"], lambda p: _save_npy(p, data.hubs))
     from tutor import fitting, ranking
 
     ranker = fitting.fit_ranker(data, embedder)
@@ -261,16 +247,16 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, progre
     memory_arrays = (memory.vectors, memory.in_scope) if memory is not None else \
         (np.zeros((0, embedder.dimension), np.float32), np.zeros(0, bool))
     for name, array in zip(("memory", "memory_labels"), memory_arrays, strict=True):
-        _atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
+        atomic_write(index_dir / files[name], lambda p, a=array: _save_npy(p, a))
     lines = "".join(json.dumps({**item.to_json(), "group": g}) + "\n" for item, g in zip(items, groups, strict=True))
-    _atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
+    atomic_write(index_dir / files["items"], lambda p: p.write_text(lines, encoding="utf-8"))
     manifest.update(
         items=len(items), passages=len(rows), index_type=type(faiss_index).__name__, files=files,
         grading_calibration=dataclasses.asdict(calibration), confidence=decision.to_json(),
         pages=[dataclasses.asdict(page) for page in library.pages],
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-    _atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))
+    atomic_write(index_dir / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2)))
     embedder.save()  # after the manifest: a cache never refers to an index, so order only matters for speed
     _remove_unreferenced(index_dir, set(files.values()))
     log.info("Built index: %d items, %d passages (%s)", len(items), len(rows), manifest["index_type"])

@@ -190,6 +190,14 @@ def runaway(segment) -> bool:
     return len(segment.tokens) > MAX_TOKENS_PER_SECOND * max(segment.end - segment.start, 1.0)
 
 
+def after_lead_in(samples: np.ndarray, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """``samples`` from ``start`` to ``end`` seconds (the end by default), after ``LEAD_IN_SECONDS`` of silence: a
+    decoder started on speech at 0 s can skip its opening words. Times in the result are thus shifted by the
+    lead-in."""
+    clip = samples[int(start * SAMPLE_RATE): None if end is None else int(end * SAMPLE_RATE)]
+    return np.concatenate([np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=samples.dtype), clip])
+
+
 def unheard(segments: list, duration: float, gap: float = GAP_SECONDS) -> list[tuple[float, float]]:
     """Stretches of at least ``gap`` seconds that no segment covers: before the first (after the lead-in),
     between two, and after the last, as (start, end) in seconds."""
@@ -265,9 +273,7 @@ class Transcriber:
                 continue
             log.warning("A segment decoded at %d tokens in %.1f s; decoding it again without the prompt",
                         len(segment.tokens), segment.end - segment.start)
-            lead_in = np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=samples.dtype)
-            clip = samples[int(segment.start * SAMPLE_RATE): int(segment.end * SAMPLE_RATE)]
-            again, _ = self._decode(np.concatenate([lead_in, clip]), None, None, no_repeat=0)
+            again, _ = self._decode(after_lead_in(samples, segment.start, segment.end), None, None, no_repeat=0)
             start = offset + segment.start - LEAD_IN_SECONDS
             pieces += [(start + s.start, s.text.strip()) for s in again if not runaway(s)]
         return pieces
@@ -293,8 +299,7 @@ class Transcriber:
         # starting at 0 s, right after the glossary prompt, let the decoder skip the opening sentence (a
         # second of silence gives it a start to find); and the decoder could end a window's text early, the
         # rest of the window skipped, or drop the words a window boundary cut (below).
-        lead_in = np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=samples.dtype)
-        samples = np.concatenate([lead_in, samples])
+        samples = after_lead_in(samples)
         started = time.perf_counter()
         kept, info = self._decode(samples, prompt, hotwords)
         # The decoder ended a window's text at 8.6 s and the next window began at 20 s: two sentences were never
@@ -303,9 +308,9 @@ class Transcriber:
         # half a minute is one window, no boundary to cut a sentence) make fewer errors than 20 s ones.
         pieces = self._pieces(kept, samples, 0.0)
         for start, end in unheard(kept, len(samples) / SAMPLE_RATE) if kept else []:
-            clip = samples[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
-            more, _ = self._decode(np.concatenate([lead_in, clip]), prompt, hotwords)
-            pieces += self._pieces(more, np.concatenate([lead_in, clip]), start - LEAD_IN_SECONDS)
+            clip = after_lead_in(samples, start, end)
+            more, _ = self._decode(clip, prompt, hotwords)
+            pieces += self._pieces(more, clip, start - LEAD_IN_SECONDS)
         text = " ".join(piece for _, piece in sorted(pieces)).strip()
         log.info("Transcribed %.1f s of audio (declared %.1f s) in %.2f s", duration, declared,
                  time.perf_counter() - started)

@@ -134,6 +134,7 @@ def test_lead_ins_are_dropped_and_back_references_joined():
 def test_key_points_skip_headers_and_code_that_says_nothing():
     answer = "Here are the steps:\n- Define the loss as a function.\n```python\nx = 1\n```\n- Return the loss value."
     assert key_points(answer) == ["Define the loss as a function.", "Return the loss value."]
+    assert split_sentences("One thing. Another thing! A third?") == ["One thing.", "Another thing!", "A third?"]
 
 
 def test_a_code_block_that_says_something_is_a_point_of_its_own():
@@ -143,7 +144,6 @@ def test_a_code_block_that_says_something_is_a_point_of_its_own():
     assert key_points(answer, "How do you freeze layers?") == [
         "Other common requests include writing a training loop.",
         "for param in model.features.parameters(): param.requires_grad = False # freeze"]
-    assert split_sentences("One thing. Another thing! A third?") == ["One thing.", "Another thing!", "A third?"]
 
 
 def test_a_key_term_typed_or_heard_almost_right_still_counts():

@@ -183,16 +183,18 @@ def _subject_swap(point: str, sentence: str, subjects: Subjects) -> str | None:
 _NEGATION_BEFORE = re.compile(r"\b(?:not|never|no|without|rather than|instead of|nor)\b")
 
 
+def _negated_at(words: list[str], k: int) -> bool:
+    """Whether a negation comes at most three words before ``words[k]``."""
+    return bool(_NEGATION_BEFORE.search(" ".join(words[max(0, k - 3):k])))
+
+
 def _under_negation(text: str, stemmed: str) -> bool:
     """Whether a negation ("not", "never", "no", "without", "rather than", "instead of") comes at most three
     words before the words of ``text`` that stem to ``stemmed``."""
     words = re.findall(r"[a-z_]+", normalize(text).replace("n't", " not"))
     stems = [" ".join(tokenize(w, keep_stopwords=True)) for w in words]
     size = len(stemmed.split())
-    for k in range(len(words) - size + 1):
-        if " ".join(stems[k:k + size]) == stemmed and _NEGATION_BEFORE.search(" ".join(words[max(0, k - 3):k])):
-            return True
-    return False
+    return any(" ".join(stems[k:k + size]) == stemmed and _negated_at(words, k) for k in range(len(words) - size + 1))
 
 
 def _has_negation(text: str) -> bool:
@@ -249,7 +251,7 @@ def _affirmed(sentences: tuple[str, ...], stemmed: str) -> bool:
                 heard = "".join(words[k:k + n])
                 run = " ".join(tokenize(heard, keep_stopwords=True))
                 if run not in unlike and difflib.SequenceMatcher(None, stemmed, run).ratio() >= NEAR_SPELLING \
-                        and could_be_a_typo(heard) and not _NEGATION_BEFORE.search(" ".join(words[max(0, k - 3):k])):
+                        and could_be_a_typo(heard) and not _negated_at(words, k):
                     return True
     return False
 

@@ -431,8 +431,9 @@ def _said_apart(point: str, sentences: list[str]) -> set[str]:
             wanted.setdefault(key, set()).add(term)
     found: set[str] = set()
     # A compound the point hyphenates and the answer writes joined ("non-linearity", "nonlinearity").
-    heard = set(tokenize(" ".join(sentences)))
-    for compound in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", normalize(point)):
+    compounds = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", normalize(point))
+    heard = set(tokenize(" ".join(sentences))) if compounds else set()
+    for compound in compounds:
         if set(tokenize(compound.replace("-", ""))) <= heard:
             found |= set(tokenize(compound))
     for sentence in sentences:

@@ -6,7 +6,9 @@ prompt, the same terms as hotwords, and both.
 
 ``--learners``: 28 answers written in fresh words by a helper who never saw the code
 (``data/speech_answers.json``), each spoken at 130 and 175 words per minute by two espeak-ng voices, plus
-a copy at 175 wpm with white noise 20 dB below the speech (sox). For each model (tiny.en, base) and
+a copy at 175 wpm with white noise 20 dB below the speech (sox); and, where Festival and its HTS voice are
+installed (``apt-get install festival festvox-us-slt-hts``), the same answers in that voice, nearer a human's
+than espeak-ng's, sped up to about 153 and 174 words per minute (sox ``tempo``). For each model (tiny.en, base) and
 each condition: WER with the question given (as the app does) and without, real-time factor, sentences
 mostly missing from the transcript, the share of the answer's technical terms heard, and the
 spoken-vs-typed grade difference.
@@ -79,12 +81,16 @@ def learners(models: list[str], limit: int | None = None, dump: Path | None = No
     import jiwer
 
     from tutor.config import Config
-    from tutor.synth import with_noise
+    from tutor.synth import HTS_VOICE, hts_available, speak_hts, with_noise
 
     answers = json.loads((ROOT / "benchmarks/data/speech_answers.json").read_text())["answers"][:limit]
     conditions = {"130 wpm, voice en-us": (130, "en-us", False), "175 wpm, voice en-us": (175, "en-us", False),
                   "130 wpm, voice en+f3": (130, "en+f3", False), "175 wpm, voice en+f3": (175, "en+f3", False),
                   "175 wpm, en-us, noise 20 dB SNR": (175, "en-us", True)}
+    # The HTS voice speaks at about 139 words a minute; sped up by these factors, at about 153 and 174.
+    hts = {"~153 wpm, HTS voice (Festival)": 1.1, "~174 wpm, HTS voice (Festival)": 1.25} if hts_available() else {}
+    if not hts:
+        print(f"Festival's {HTS_VOICE} voice is not installed: its conditions are left out.")
     with tempfile.TemporaryDirectory() as folder:
         clips = {}
         for name, (wpm, voice, noisy) in conditions.items():
@@ -92,6 +98,10 @@ def learners(models: list[str], limit: int | None = None, dump: Path | None = No
                 wav = speak(answer["answer"], Path(folder) / f"{k}-{wpm}-{voice}.wav", words_per_minute=wpm,
                             voice=voice)
                 clips[name, k] = with_noise(wav, Path(folder) / f"{k}-noisy.wav", 20) if noisy else wav
+        for name, tempo in hts.items():
+            for k, answer in enumerate(answers):
+                clips[name, k] = speak_hts(answer["answer"], Path(folder) / f"{k}-hts-{tempo}.wav", tempo=tempo)
+        conditions = [*conditions, *hts]
         print(f"{len(answers)} fresh-worded answers x {len(conditions)} conditions, CPU int8, 2 cores\n")
         print("| model | condition | WER, question given | WER, no question | key terms heard | sentences missing | "
               "real-time factor | spoken - typed grade, mean abs |")
@@ -128,7 +138,7 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--learners", action="store_true", help="the fresh-worded answers in five conditions")
+    parser.add_argument("--learners", action="store_true", help="the fresh-worded answers in five conditions (seven with Festival)")
     parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     parser.add_argument("--limit", type=int, help="only the first N answers (a quick check)")
     parser.add_argument("--dump", type=Path, help="with --learners: write every transcript to this JSON file")

@@ -1,7 +1,9 @@
 """Synthesised speech for tests and benchmarks: espeak-ng renders text, sox converts the result.
 
 Real speech, made on demand, so no audio is committed. Needs the Debian packages ``espeak-ng`` and
-``sox`` (``.ci/run`` installs them).
+``sox`` (``.ci/run`` installs them). The speech benchmark also speaks with a statistical-parametric (HTS) voice of
+Festival, nearer a human's than espeak-ng's formant voices: the Debian packages ``festival`` and
+``festvox-us-slt-hts`` (``hts_available``, ``speak_hts``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ def available() -> bool:
     return bool(shutil.which("espeak-ng") and shutil.which("sox"))
 
 
+HTS_VOICE = "cmu_us_slt_arctic_hts"  # a US English female voice, about 140 words a minute
+
+
+def hts_available() -> bool:
+    return bool(shutil.which("text2wave") and shutil.which("sox")
+                and Path("/usr/share/festival/voices/us", HTS_VOICE).is_dir())
+
+
 def speak(text: str, path: Path, *, rate: int = 16_000, channels: int = 1, words_per_minute: int = 160,
           voice: str | None = None) -> Path:
     """Render ``text`` as a WAV file at ``rate`` Hz with ``channels`` channels (``voice``: an espeak-ng
@@ -24,6 +34,19 @@ def speak(text: str, path: Path, *, rate: int = 16_000, channels: int = 1, words
     subprocess.run([*command, text], check=True, capture_output=True)
     sox(raw, path, rate=rate, channels=channels)
     raw.unlink()
+    return path
+
+
+def speak_hts(text: str, path: Path, *, tempo: float = 1.0, voice: str = HTS_VOICE) -> Path:
+    """Render ``text`` with a Festival voice as a 16 kHz mono WAV file, ``tempo`` times as fast (sox's ``tempo``
+    shortens the speech and keeps its pitch: the HTS voice does not take a rate of its own)."""
+    raw, script = path.with_suffix(".festival.wav"), path.with_suffix(".festival.txt")
+    script.write_text(text, encoding="utf-8")
+    subprocess.run(["text2wave", "-eval", f"(voice_{voice})", str(script), "-o", str(raw)], check=True,
+                   capture_output=True)
+    sox(raw, path, effects=("tempo", f"{tempo:g}") if tempo != 1.0 else ())
+    raw.unlink()
+    script.unlink()
     return path
 
 

@@ -138,7 +138,8 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--learners", action="store_true", help="the fresh-worded answers in five conditions (seven with Festival)")
+    parser.add_argument("--learners", action="store_true",
+                        help="the fresh-worded answers in five conditions (seven with Festival)")
     parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     parser.add_argument("--limit", type=int, help="only the first N answers (a quick check)")
     parser.add_argument("--dump", type=Path, help="with --learners: write every transcript to this JSON file")

@@ -101,8 +101,8 @@ def learners(models: list[str], limit: int | None = None, dump: Path | None = No
         for name, tempo in hts.items():
             for k, answer in enumerate(answers):
                 clips[name, k] = speak_hts(answer["answer"], Path(folder) / f"{k}-hts-{tempo}.wav", tempo=tempo)
-        conditions = [*conditions, *hts]
-        print(f"{len(answers)} fresh-worded answers x {len(conditions)} conditions, CPU int8, 2 cores\n")
+        names = [*conditions, *hts]  # every condition: espeak-ng's, then the HTS voice's
+        print(f"{len(answers)} fresh-worded answers x {len(names)} conditions, CPU int8, 2 cores\n")
         print("| model | condition | WER, question given | WER, no question | key terms heard | sentences missing | "
               "real-time factor | spoken - typed grade, mean abs |")
         print("|---|---|---|---|---|---|---|---|")
@@ -110,7 +110,7 @@ def learners(models: list[str], limit: int | None = None, dump: Path | None = No
         for model in models:
             tutor = Tutor.load(Config.from_env(whisper_model=model))
             typed = [tutor.grade(a["question"], a["answer"]).score for a in answers]
-            for name in conditions:
+            for name in names:
                 refs, with_q, without_q, seconds, audio, missing, diffs = [], [], [], 0.0, 0.0, 0, []
                 terms = [0, 0]
                 for k, answer in enumerate(answers):
